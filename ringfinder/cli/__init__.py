@@ -1,0 +1,1 @@
+"""The ``ringfinder`` command line (typer). Presentation lives only in this package."""

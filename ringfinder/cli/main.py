@@ -1,0 +1,80 @@
+"""Entry point: the root ``ringfinder`` app, its callback and the error boundary."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from ringfinder import __version__
+from ringfinder.cli.console import err
+from ringfinder.errors import RingfinderError
+
+app = typer.Typer(
+    name="ringfinder",
+    help="Find organised fraud rings in medical-insurance (医保) data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ringfinder {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More log messages.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
+) -> None:
+    """Find organised fraud rings in medical-insurance (医保) data."""
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from ringfinder.cli import load_cmd, run_cmd, synth_cmd
+
+    app.command("synth")(synth_cmd.synth)
+    app.command("load")(load_cmd.load)
+    app.command("run")(run_cmd.run)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry: run the app; turn errors into one line and an exit code."""
+    try:
+        app()
+    except RingfinderError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last boundary: never a traceback
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}. "
+            "Please report it with the command you ran (no data).",
+            highlight=False,
+        )
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            import traceback
+
+            traceback.print_exception(type(exc), exc, None)  # no frames, no locals
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The engine interface every execution backend implements."""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ringfinder.errors import EngineError
+
+if TYPE_CHECKING:
+    from ringfinder.detectors.base import Detector
+    from ringfinder.findings import Finding
+
+
+@dataclass(frozen=True)
+class EvidenceSummary:
+    """Money and dates of a set of evidence ids (claims and reimbursements)."""
+
+    amount_total: Decimal
+    fund_amount: Decimal
+    first_seen: date | None
+    last_seen: date | None
+    found: int
+
+
+class Engine(ABC):
+    """Runs detectors over the canonical tables held in some store.
+
+    Orchestration (which detectors run, scoring, merging, writing) lives outside the
+    engine; an engine only answers these few questions about its store.
+    """
+
+    name: str = "abstract"
+
+    @abstractmethod
+    def tables(self) -> dict[str, int]:
+        """Canonical tables present in the store, with their row counts."""
+
+    @abstractmethod
+    def run_detector(self, detector: Detector, params: Any) -> list[Finding]:
+        """Run one detector with its parameters and return its findings."""
+
+    @abstractmethod
+    def evidence_summary(self, ids: Iterable[str]) -> EvidenceSummary:
+        """Total and fund money and first/last dates of the given evidence ids."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and locks."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_ENGINES = {
+    "embedded": ("ringfinder.engine.embedded", "EmbeddedEngine", "ringfinder"),
+    "neo4j": ("ringfinder.engine.neo4j", "Neo4jEngine", "ringfinder[neo4j]"),
+}
+
+
+def get_engine(name: str, **kwargs: Any) -> Engine:
+    """Construct an engine by name, loading optional engines lazily."""
+    try:
+        module_name, cls_name, extra = _ENGINES[name]
+    except KeyError:
+        raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(_ENGINES)}") from None
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise EngineError(f"engine {name!r} needs: pip install '{extra}' ({exc})") from None
+    engine: Engine = getattr(module, cls_name)(**kwargs)
+    return engine

@@ -1,0 +1,107 @@
+"""The embedded engine: canonical tables in DuckDB, graph algorithms in python-igraph."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from ringfinder.engine.base import Engine, EvidenceSummary
+from ringfinder.errors import EngineError
+from ringfinder.schema import LOAD_ORDER, TABLES
+
+if TYPE_CHECKING:
+    from ringfinder.detectors.base import Detector
+    from ringfinder.findings import Finding
+
+DB_FILE = "ringfinder.duckdb"
+
+
+def table_ddl(name: str) -> str:
+    """CREATE TABLE statement for one canonical table (typed as the contract says)."""
+    table = TABLES[name]
+    cols = [f'"{c.name}" {c.type.duckdb}' for c in table.columns]
+    if "_row_hash" in table.key:
+        cols.append('"_row_hash" VARCHAR')
+    return f'CREATE TABLE IF NOT EXISTS "{name}" ({", ".join(cols)})'
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every canonical table that does not exist yet (empty)."""
+    for name in LOAD_ORDER:
+        con.execute(table_ddl(name))
+
+
+class EmbeddedEngine(Engine):
+    """DuckDB store in a workspace folder (or in memory when ``workspace`` is None)."""
+
+    name = "embedded"
+
+    def __init__(
+        self,
+        workspace: Path | str | None = None,
+        *,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        self.workspace = Path(workspace) if workspace is not None else None
+        try:
+            if self.workspace is None:
+                self.con = duckdb.connect(":memory:")
+            else:
+                self.workspace.mkdir(parents=True, exist_ok=True)
+                self.con = duckdb.connect(str(self.workspace / DB_FILE))
+        except duckdb.Error as exc:
+            raise EngineError(f"cannot open the workspace database: {exc}") from None
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self.con.execute("SET memory_limit = ?", [memory_limit])
+        self.con.execute("SET preserve_insertion_order = false")
+        create_schema(self.con)
+
+    # -- Engine interface -------------------------------------------------
+    def tables(self) -> dict[str, int]:
+        out = {}
+        for name in LOAD_ORDER:
+            (n,) = self.con.execute(f'SELECT count(*) FROM "{name}"').fetchone()  # type: ignore[misc]
+            if n:
+                out[name] = int(n)
+        return out
+
+    def run_detector(self, detector: Detector, params: Any) -> list[Finding]:
+        return detector.run_embedded(self, params)
+
+    def evidence_summary(self, ids: Iterable[str]) -> EvidenceSummary:
+        id_list = sorted(set(ids))
+        row = self.con.execute(
+            """
+            WITH ev AS (SELECT unnest($ids) AS id),
+            m AS (
+                SELECT c.total_amount AS total, c.fund_amount AS fund,
+                       CAST(c.start_time AS DATE) AS d
+                FROM claims c JOIN ev ON c.claim_id = ev.id
+                UNION ALL
+                SELECT r.amount_claimed, coalesce(r.amount_paid, 0), r.submitted_date
+                FROM reimbursements r JOIN ev ON r.reimbursement_id = ev.id
+            )
+            SELECT coalesce(sum(total), 0), coalesce(sum(fund), 0), min(d), max(d), count(*)
+            FROM m
+            """,
+            {"ids": id_list},
+        ).fetchone()
+        assert row is not None
+        return EvidenceSummary(row[0], row[1], row[2], row[3], int(row[4]))
+
+    # -- helpers for detectors -------------------------------------------
+    def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+        """Run a query on the store (detector helpers use DuckDB SQL)."""
+        return self.con.execute(query, params) if params is not None else self.con.execute(query)
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        except duckdb.Error:
+            pass
