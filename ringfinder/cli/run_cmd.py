@@ -1,0 +1,136 @@
+"""``ringfinder run DATA_DIR --out OUT_DIR``: the whole job on the embedded engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ringfinder import i18n
+from ringfinder.cli.console import err, out
+from ringfinder.errors import ConfigError
+from ringfinder.load import LoadOptions
+from ringfinder.pipeline import DetectorRun, RunCallbacks, RunResult, run_job
+
+TOP_DEFAULT = 15
+
+
+def run(
+    data_dir: Annotated[
+        Path, typer.Argument(help="Folder of canonical tables (or source files with --mapping).")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where leads and reports go.")],
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="RINGFINDER_WORKSPACE",
+            help="Workspace folder (DuckDB store, quarantine). Default: OUT/workspace.",
+        ),
+    ] = None,
+    mapping: Annotated[
+        str | None, typer.Option(help="Mapping name (shipped) or YAML path for source exports.")
+    ] = None,
+    encoding: Annotated[
+        str, typer.Option(help="CSV encoding: auto, utf-8, gb18030 or gbk.")
+    ] = "auto",
+    strict: Annotated[bool, typer.Option(help="Fail if any row is rejected.")] = False,
+    engine: Annotated[
+        str, typer.Option(envvar="RINGFINDER_ENGINE", help="Engine: embedded (default).")
+    ] = "embedded",
+    lang: Annotated[
+        str | None, typer.Option(help="Language of reasons and reports: zh or en (default: locale).")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Leads shown in the final table.")] = TOP_DEFAULT,
+) -> None:
+    """Load, validate, detect, score and write [bold]leads.jsonl[/] and a summary."""
+    from ringfinder.cli.load_cmd import render_load_report
+    from ringfinder.engine import get_engine
+
+    lang = lang or i18n.default_lang()
+    if lang not in i18n.LANGS:
+        raise ConfigError(f"--lang must be one of {', '.join(i18n.LANGS)}")
+    if engine != "embedded":
+        raise ConfigError(f"engine {engine!r} is not available for run yet; use embedded")
+    if not data_dir.is_dir():
+        raise ConfigError(f"{data_dir}: not a folder")
+    ws = workspace or out_dir / "workspace"
+    options = LoadOptions(encoding=encoding, mapping=mapping, strict=strict)
+    with _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def on_load(table: str, done: int, total: int | None) -> None:
+            if table not in tasks:
+                tasks[table] = progress.add_task(f"load {table}", total=total)
+            progress.update(tasks[table], completed=done, total=total)
+
+        def on_stage(stage: str) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=None)
+
+        def on_detector(det: DetectorRun) -> None:
+            key = f"detect:{det.name}"
+            if key in tasks:
+                progress.update(tasks[key], total=1, completed=1)
+
+        callbacks = RunCallbacks(on_load, on_stage, on_detector)
+        with get_engine("embedded", workspace=ws) as eng:
+            result = run_job(
+                data_dir, out_dir, engine=eng, load_options=options, lang=lang, callbacks=callbacks
+            )
+    if result.load is not None:
+        render_load_report(result.load)
+    _render_detectors(result)
+    _render_leads(result, lang, top)
+    err.print(
+        f"wrote {result.outputs['leads']} ({len(result.leads)} leads) and {result.outputs['summary']}"
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _render_detectors(result: RunResult) -> None:
+    for d in result.detectors:
+        if d.ran:
+            err.print(f"  {d.name}: {d.findings} findings in {d.seconds:.2f} s")
+        else:
+            err.print(f"  {d.name}: [yellow]not run[/] (needs {', '.join(d.missing)})")
+
+
+def _render_leads(result: RunResult, lang: str, top: int) -> None:
+    table = Table(title=f"Top leads ({min(top, len(result.leads))} of {len(result.leads)})")
+    for col, kw in (
+        ("#", {"justify": "right"}),
+        ("lead", {}),
+        ("pattern", {}),
+        ("score", {"justify": "right"}),
+        ("persons", {"justify": "right"}),
+        ("cards", {"justify": "right"}),
+        ("amount (yuan)", {"justify": "right"}),
+        ("first reason", {"overflow": "fold"}),
+    ):
+        table.add_column(col, **kw)  # type: ignore[arg-type]
+    for rank, lead in enumerate(result.leads[:top], 1):
+        table.add_row(
+            str(rank),
+            lead.lead_id,
+            lead.pattern,
+            f"{lead.score:.1f}",
+            str(len(lead.members["persons"])),
+            str(len(lead.members["cards"])),
+            f"{float(lead.amount_total):,.2f}",
+            i18n.render(lead.reasons[0], lang) if lead.reasons else "",
+        )
+    out.print(table)

@@ -1,0 +1,150 @@
+"""The whole job as library calls: load, detect, score, write.
+
+The CLI adds progress bars and tables on top; everything here reports through
+callbacks and logging only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ringfinder import __version__
+from ringfinder.detectors import Detector, all_detectors
+from ringfinder.engine.embedded import EmbeddedEngine
+from ringfinder.findings import Finding
+from ringfinder.leads import Lead, atomic_write_text, build_leads, write_leads
+from ringfinder.load import LoadOptions, LoadReport, ProgressCallback, load_folder
+from ringfinder.summary import render_summary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DetectorRun:
+    name: str
+    ran: bool
+    seconds: float = 0.0
+    findings: int = 0
+    missing: tuple[str, ...] = ()
+
+
+@dataclass
+class RunResult:
+    load: LoadReport | None
+    detectors: list[DetectorRun] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    leads: list[Lead] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class RunCallbacks:
+    """Hooks the CLI uses to show progress; all optional."""
+
+    load_progress: ProgressCallback | None = None
+    stage: Callable[[str], None] | None = None
+    detector_done: Callable[[DetectorRun], None] | None = None
+
+
+def runnable(detector: Detector, present: Sequence[str]) -> tuple[str, ...]:
+    """The tables a detector needs that are missing (empty when it can run)."""
+    return tuple(t for t in detector.requires if t not in present)
+
+
+def detect(
+    engine: EmbeddedEngine,
+    detectors: Sequence[Detector] | None = None,
+    callbacks: RunCallbacks | None = None,
+) -> tuple[list[Finding], list[DetectorRun]]:
+    """Run every detector whose tables are present; say which were skipped."""
+    cb = callbacks or RunCallbacks()
+    present = list(engine.tables())
+    findings: list[Finding] = []
+    runs = []
+    for det in detectors if detectors is not None else all_detectors():
+        missing = runnable(det, present)
+        if missing:
+            run = DetectorRun(det.name, ran=False, missing=missing)
+            log.info("detector %s skipped: missing %s", det.name, ", ".join(missing))
+        else:
+            if cb.stage:
+                cb.stage(f"detect:{det.name}")
+            t0 = time.perf_counter()
+            found = engine.run_detector(det, det.default_params())
+            run = DetectorRun(det.name, True, time.perf_counter() - t0, len(found))
+            findings.extend(found)
+        runs.append(run)
+        if cb.detector_done:
+            cb.detector_done(run)
+    return findings, runs
+
+
+def run_job(
+    data_dir: Path | None,
+    out_dir: Path,
+    *,
+    engine: EmbeddedEngine,
+    load_options: LoadOptions | None = None,
+    lang: str = "en",
+    callbacks: RunCallbacks | None = None,
+) -> RunResult:
+    """Load ``data_dir`` (if given), run the detectors, write leads and a summary."""
+    cb = callbacks or RunCallbacks()
+    timings: dict[str, float] = {}
+    report = None
+    if data_dir is not None:
+        if cb.stage:
+            cb.stage("load")
+        t0 = time.perf_counter()
+        report = load_folder(engine.con, data_dir, load_options, progress=cb.load_progress)
+        timings["load"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    findings, runs = detect(engine, callbacks=cb)
+    timings["detect"] = time.perf_counter() - t0
+    if cb.stage:
+        cb.stage("score")
+    t0 = time.perf_counter()
+    leads = build_leads(findings, engine)
+    timings["score"] = time.perf_counter() - t0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = {
+        "leads": out_dir / "leads.jsonl",
+        "summary": out_dir / "summary.md",
+        "run": out_dir / "run.json",
+    }
+    write_leads(leads, outputs["leads"], lang)
+    result = RunResult(report, runs, findings, leads, timings, outputs)
+    atomic_write_text(outputs["summary"], render_summary(result, lang))
+    atomic_write_text(outputs["run"], json.dumps(run_record(result), ensure_ascii=False, indent=2))
+    return result
+
+
+def run_record(result: RunResult) -> dict[str, object]:
+    """Machine-readable record of the run: versions, counts, timings (no personal data)."""
+    return {
+        "ringfinder": __version__,
+        "engine": "embedded",
+        "load": [
+            {"table": t.table, "read": t.read, "loaded": t.loaded, "rejected": t.rejected}
+            for t in (result.load.tables if result.load else [])
+        ],
+        "missing_optional": result.load.missing_optional if result.load else [],
+        "detectors": [
+            {
+                "name": d.name,
+                "ran": d.ran,
+                "seconds": round(d.seconds, 3),
+                "findings": d.findings,
+                "missing": list(d.missing),
+            }
+            for d in result.detectors
+        ],
+        "leads": len(result.leads),
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+    }

@@ -1,0 +1,113 @@
+"""The human-readable run summary (summary.md), in Chinese or English."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ringfinder import i18n
+
+if TYPE_CHECKING:
+    from ringfinder.pipeline import RunResult
+
+MESSAGES = {
+    "summary.title": {"zh": "ringfinder 线索摘要", "en": "ringfinder run summary"},
+    "summary.load": {"zh": "数据加载", "en": "Data loaded"},
+    "summary.load_header": {
+        "zh": "| 表 | 读取 | 加载 | 拒绝 |",
+        "en": "| table | read | loaded | rejected |",
+    },
+    "summary.missing": {
+        "zh": "缺少可选表：{tables}",
+        "en": "Optional tables not present: {tables}",
+    },
+    "summary.detectors": {"zh": "检测器", "en": "Detectors"},
+    "summary.det_ran": {
+        "zh": "- {name}：发现 {findings} 处，用时 {seconds} 秒",
+        "en": "- {name}: {findings} findings in {seconds} s",
+    },
+    "summary.det_skipped": {
+        "zh": "- {name}：未运行（缺少 {missing}）",
+        "en": "- {name}: not run (needs {missing})",
+    },
+    "summary.leads": {"zh": "线索（共 {n} 条）", "en": "Leads ({n})"},
+    "summary.lead": {
+        "zh": "### {rank}. {lead_id} · {pattern} · 评分 {score}",
+        "en": "### {rank}. {lead_id} · {pattern} · score {score}",
+    },
+    "summary.lead_money": {
+        "zh": "涉案金额 {amount} 元，其中基金支付 {fund} 元；{first} 至 {last}",
+        "en": "Money involved (涉案金额) {amount} yuan, of which fund {fund} yuan; {first} to {last}",
+    },
+    "summary.lead_members": {
+        "zh": "人员 {persons} 名，医保卡 {cards} 张，医师 {doctors} 名，"
+        "医疗机构 {institutions} 家，药店 {pharmacies} 家；证据 {claims} 条",
+        "en": "{persons} persons, {cards} cards, {doctors} doctors, "
+        "{institutions} institutions, {pharmacies} pharmacies; {claims} evidence records",
+    },
+    "summary.none": {"zh": "未发现线索。", "en": "No leads found."},
+}
+i18n.register(MESSAGES)
+
+#: How many leads the summary describes in full.
+SUMMARY_TOP = 50
+
+
+def render_summary(result: RunResult, lang: str) -> str:
+    """Markdown summary of a run: what was loaded, what ran, the leads with reasons."""
+    t = i18n.text
+    lines = [f"# {t('summary.title', lang)}", ""]
+    if result.load is not None:
+        lines += [f"## {t('summary.load', lang)}", "", t("summary.load_header", lang)]
+        lines.append("|---|---:|---:|---:|")
+        for tr in result.load.tables:
+            lines.append(f"| {tr.table} | {tr.read:,} | {tr.loaded:,} | {tr.rejected:,} |")
+        if result.load.missing_optional:
+            lines += ["", t("summary.missing", lang, tables=result.load.missing_optional)]
+        lines.append("")
+    lines += [f"## {t('summary.detectors', lang)}", ""]
+    for d in result.detectors:
+        if d.ran:
+            lines.append(
+                t(
+                    "summary.det_ran",
+                    lang,
+                    name=d.name,
+                    findings=d.findings,
+                    seconds=round(d.seconds, 2),
+                )
+            )
+        else:
+            lines.append(t("summary.det_skipped", lang, name=d.name, missing=list(d.missing)))
+    lines += ["", f"## {t('summary.leads', lang, n=len(result.leads))}", ""]
+    if not result.leads:
+        lines.append(t("summary.none", lang))
+    for rank, lead in enumerate(result.leads[:SUMMARY_TOP], 1):
+        lines += [
+            t(
+                "summary.lead",
+                lang,
+                rank=rank,
+                lead_id=lead.lead_id,
+                pattern=lead.pattern,
+                score=lead.score,
+            ),
+            "",
+            t(
+                "summary.lead_money",
+                lang,
+                amount=lead.amount_total,
+                fund=lead.fund_amount,
+                first=lead.first_seen,
+                last=lead.last_seen,
+            ),
+            t(
+                "summary.lead_members",
+                lang,
+                claims=len(lead.claims),
+                **{k: len(v) for k, v in lead.members.items()},
+            ),
+            "",
+            *(f"- {i18n.render(r, lang)}" for r in lead.reasons),
+            "",
+        ]
+    return "\n".join(lines) + "\n"
