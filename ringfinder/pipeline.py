@@ -19,6 +19,7 @@ from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.findings import Finding
 from ringfinder.leads import Lead, atomic_write_text, build_leads, write_leads
 from ringfinder.load import LoadOptions, LoadReport, ProgressCallback, load_folder
+from ringfinder.rules import Coverage, RuleHits, coverage, screen
 from ringfinder.summary import render_summary
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class RunResult:
     leads: list[Lead] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)
+    rule_hits: RuleHits | None = None
+    rule_coverage: Coverage | None = None
 
 
 @dataclass
@@ -112,6 +115,10 @@ def run_job(
     t0 = time.perf_counter()
     leads = build_leads(findings, engine)
     timings["score"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    hits = screen(engine)
+    cover = coverage([lead.members["persons"] for lead in leads], hits)
+    timings["rules"] = time.perf_counter() - t0
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = {
         "leads": out_dir / "leads.jsonl",
@@ -119,7 +126,7 @@ def run_job(
         "run": out_dir / "run.json",
     }
     write_leads(leads, outputs["leads"], lang)
-    result = RunResult(report, runs, findings, leads, timings, outputs)
+    result = RunResult(report, runs, findings, leads, timings, outputs, hits, cover)
     atomic_write_text(outputs["summary"], render_summary(result, lang))
     atomic_write_text(outputs["run"], json.dumps(run_record(result), ensure_ascii=False, indent=2))
     return result
@@ -146,5 +153,10 @@ def run_record(result: RunResult) -> dict[str, object]:
             for d in result.detectors
         ],
         "leads": len(result.leads),
+        "rules": {
+            "persons_flagged": result.rule_hits.counts() if result.rule_hits else {},
+            "leads_caught_by_rules": result.rule_coverage.caught if result.rule_coverage else 0,
+            "leads_touched_by_rules": result.rule_coverage.touched if result.rule_coverage else 0,
+        },
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
     }

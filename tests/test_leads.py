@@ -39,7 +39,13 @@ def test_noisy_or_is_monotone_and_bounded() -> None:
 
 
 def test_lead_id_depends_only_on_members() -> None:
-    m = {"persons": ["a", "b"], "cards": [], "doctors": [], "institutions": ["H1"], "pharmacies": []}
+    m = {
+        "persons": ["a", "b"],
+        "cards": [],
+        "doctors": [],
+        "institutions": ["H1"],
+        "pharmacies": [],
+    }
     m2 = {k: list(v) for k, v in m.items()}
     assert lead_id_for(m) == lead_id_for(m2)
     m2["persons"] = ["a", "c"]
@@ -78,5 +84,7 @@ def test_leads_sum_money_over_the_union_of_evidence(engine: EmbeddedEngine, tmp_
     assert obj["claims"] == ["c1", "c2", "r1"]
     assert obj["cards"] == [] and obj["pharmacies"] == []
     if SHARED.exists():
-        res = subprocess.run([sys.executable, str(SHARED), str(path)], capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, str(SHARED), str(path)], capture_output=True, text=True
+        )
         assert res.returncode == 0, res.stdout

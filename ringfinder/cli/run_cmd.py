@@ -41,7 +41,8 @@ def run(
         str, typer.Option(envvar="RINGFINDER_ENGINE", help="Engine: embedded (default).")
     ] = "embedded",
     lang: Annotated[
-        str | None, typer.Option(help="Language of reasons and reports: zh or en (default: locale).")
+        str | None,
+        typer.Option(help="Language of reasons and reports: zh or en (default from the locale)."),
     ] = None,
     top: Annotated[int, typer.Option(help="Leads shown in the final table.")] = TOP_DEFAULT,
 ) -> None:
@@ -84,9 +85,12 @@ def run(
         render_load_report(result.load)
     _render_detectors(result)
     _render_leads(result, lang, top)
-    err.print(
-        f"wrote {result.outputs['leads']} ({len(result.leads)} leads) and {result.outputs['summary']}"
-    )
+    if result.leads and result.rule_coverage is not None:
+        from ringfinder.summary import rules_line
+
+        err.print(rules_line(result, lang))
+    leads_path, summary_path = result.outputs["leads"], result.outputs["summary"]
+    err.print(f"wrote {leads_path} ({len(result.leads)} leads) and {summary_path}")
 
 
 def _progress() -> Progress:
