@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ringfinder import __version__
+from ringfinder.community import find_communities
 from ringfinder.detectors import Detector, all_detectors
 from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.findings import Finding
@@ -110,6 +111,13 @@ def run_job(
     t0 = time.perf_counter()
     findings, runs = detect(engine, callbacks=cb)
     timings["detect"] = time.perf_counter() - t0
+    if cb.stage:
+        cb.stage("communities")
+    t0 = time.perf_counter()
+    communities = find_communities(engine, prior=findings)
+    findings.extend(communities)
+    timings["communities"] = time.perf_counter() - t0
+    runs.append(DetectorRun("community", True, timings["communities"], len(communities)))
     if cb.stage:
         cb.stage("score")
     t0 = time.perf_counter()

@@ -1,0 +1,305 @@
+"""Community detection on the weighted person graph (issue: "community" leads).
+
+The person graph joins two persons when the data ties them in ways honest strangers
+rarely are, each tie a *signal kind*:
+
+- ``co_admission``: admitted (inpatient) to the same provider on the same day, on at
+  least ``min_shared_days`` distinct days; weight per day 1/(crowd − 1);
+- ``card_burst``: their cards settled on the same terminal within the same
+  ``burst_minutes`` window, in at least ``min_shared_bursts`` distinct windows;
+- ``shared_identifier``: the same (pseudonymised) phone, bank account or address;
+  weight 1/(k − 1) for an identifier shared by k persons;
+- ``agent``: their window reimbursements went through the same submitter phone or
+  payee account (that is not their own).
+
+Cost stays bounded on honest crowds: only persons (cards) with repeated activity at
+a provider (terminal) are paired; a day or window with more than ``max_crowd`` such
+persons adds no pairs, so the pair count grows with Σ min(n, max_crowd)² over days,
+not with the square of a hospital's daily admissions; identifiers shared by more than
+``max_identifier_share`` persons are placeholders, not links.
+
+Leiden (modularity, resolution 1, fixed seed; see :class:`LeidenSettings`) partitions
+the graph. A community becomes a ``community`` finding only when it is tied by at
+least ``min_signal_kinds`` different kinds (families share identifiers and nothing
+else; dialysis cohorts are outpatients) and the pattern detectors have not already
+reported most of its members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ringfinder import i18n
+from ringfinder.engine.embedded import EmbeddedEngine
+from ringfinder.findings import Finding, Reason
+from ringfinder.graph import LeidenSettings, leiden
+
+MESSAGES = {
+    "community.ties": {
+        "zh": "{persons} 名人员由 {kinds} 类关系紧密相连（{kind_list}），共 {edges} 条关联",
+        "en": "{persons} persons tied together by {kinds} kinds of link ({kind_list}), "
+        "{edges} links in all",
+    },
+    "community.co_admission": {
+        "zh": "其中 {pairs} 对人员在同一机构同日住院，合计 {days} 个不同日期",
+        "en": "{pairs} pairs of them admitted to one provider on the same day, "
+        "on {days} distinct days",
+    },
+    "community.card_burst": {
+        "zh": "其中 {pairs} 对人员的医保卡在同一终端 {minutes} 分钟内连续结算",
+        "en": "{pairs} pairs of their cards settled on one terminal within {minutes} minutes",
+    },
+    "community.shared_identifier": {
+        "zh": "{pairs} 对人员共用电话、银行账户或地址",
+        "en": "{pairs} pairs share a phone, bank account or address",
+    },
+    "community.agent": {
+        "zh": "{pairs} 对人员的手工报销经同一代办电话或收款账户",
+        "en": "{pairs} pairs filed window reimbursements through the same agent phone or account",
+    },
+    "community.settings": {
+        "zh": "社区发现：Leiden 算法，目标 {objective}，分辨率 {resolution}，随机种子 {seed}",
+        "en": "Communities: Leiden, objective {objective}, resolution {resolution}, seed {seed}",
+    },
+}
+i18n.register(MESSAGES)
+
+KINDS = ("co_admission", "card_burst", "shared_identifier", "agent")
+
+
+@dataclass(frozen=True)
+class CommunityParams:
+    """Defaults are domain figures, not fitted constants.
+
+    - ``min_shared_days`` 2: one shared admission day is chance or an outbreak;
+      the documents' batches recur.
+    - ``burst_minutes`` 10: "settled minutes apart" on one terminal.
+    - ``min_shared_bursts`` 2: the same cards together in more than one burst.
+    - ``max_crowd`` 200: repeat patients of one provider on one day beyond this are an
+      institution-wide event, not a ring (bounds the pair count).
+    - ``max_identifier_share`` 30: an identifier on more persons is a placeholder.
+    - ``min_size`` 4 and ``min_signal_kinds`` 2: a ring is several persons tied in
+      several ways; a family is a few persons tied one way.
+    - ``covered_share`` 0.5: skip communities whose persons are mostly in a finding
+      already (the detectors said it).
+    """
+
+    min_shared_days: int = 2
+    burst_minutes: int = 10
+    min_shared_bursts: int = 2
+    max_crowd: int = 200
+    max_identifier_share: int = 30
+    min_size: int = 4
+    min_signal_kinds: int = 2
+    covered_share: float = 0.5
+    leiden: LeidenSettings = field(default_factory=LeidenSettings)
+
+
+def _co_admission_pairs(engine: EmbeddedEngine, p: CommunityParams) -> pd.DataFrame:
+    return engine.sql(
+        """
+        WITH adm AS (
+            SELECT DISTINCT person_id, provider_id, CAST(start_time AS DATE) AS d
+            FROM claims WHERE visit_type = 'inpatient'
+        ), rep AS (
+            SELECT person_id, provider_id FROM adm GROUP BY ALL HAVING count(*) >= $k
+        ), cand AS (
+            SELECT a.* FROM adm a JOIN rep USING (person_id, provider_id)
+        ), crowd AS (
+            SELECT provider_id, d, count(*) AS n FROM cand GROUP BY ALL
+            HAVING count(*) BETWEEN 2 AND $cap
+        ), c AS (SELECT cand.*, n FROM cand JOIN crowd USING (provider_id, d))
+        SELECT x.person_id AS a, y.person_id AS b, 'co_admission' AS kind,
+               sum(1.0 / (x.n - 1)) AS weight, count(*) AS days
+        FROM c x JOIN c y ON x.provider_id = y.provider_id AND x.d = y.d
+                         AND x.person_id < y.person_id
+        GROUP BY ALL HAVING count(*) >= $k
+        """,
+        {"k": p.min_shared_days, "cap": p.max_crowd},
+    ).df()
+
+
+def _card_burst_pairs(engine: EmbeddedEngine, p: CommunityParams) -> pd.DataFrame:
+    return engine.sql(
+        """
+        WITH s AS (
+            SELECT DISTINCT k.person_id, c.card_id, c.terminal_id AS t,
+                   CAST(floor(epoch(c.start_time) / ($m * 60)) AS BIGINT) AS w
+            FROM claims c JOIN cards k USING (card_id)
+            WHERE c.terminal_id IS NOT NULL AND c.card_id IS NOT NULL
+        ), rep AS (SELECT card_id, t FROM s GROUP BY ALL HAVING count(*) >= $k),
+        cand AS (SELECT s.* FROM s JOIN rep USING (card_id, t)),
+        crowd AS (
+            SELECT t, w, count(*) AS n FROM cand GROUP BY ALL HAVING count(*) BETWEEN 2 AND $cap
+        ), c AS (SELECT cand.*, n FROM cand JOIN crowd USING (t, w))
+        SELECT least(x.person_id, y.person_id) AS a, greatest(x.person_id, y.person_id) AS b,
+               'card_burst' AS kind, sum(1.0 / (x.n - 1)) AS weight, count(*) AS days
+        FROM c x JOIN c y ON x.t = y.t AND x.w = y.w AND x.card_id < y.card_id
+        WHERE x.person_id <> y.person_id
+        GROUP BY ALL HAVING count(*) >= $k
+        """,
+        {"m": p.burst_minutes, "k": p.min_shared_bursts, "cap": p.max_crowd},
+    ).df()
+
+
+def _identifier_pairs(
+    engine: EmbeddedEngine, p: CommunityParams, kind: str, source: str
+) -> pd.DataFrame:
+    return engine.sql(
+        f"""
+        WITH ids AS ({source}),
+        g AS (SELECT ident, count(DISTINCT person_id) AS k FROM ids GROUP BY ident
+              HAVING count(DISTINCT person_id) BETWEEN 2 AND $cap),
+        m AS (SELECT DISTINCT ids.person_id, ids.ident, g.k FROM ids JOIN g USING (ident))
+        SELECT x.person_id AS a, y.person_id AS b, '{kind}' AS kind,
+               sum(1.0 / (x.k - 1)) AS weight, count(*) AS days
+        FROM m x JOIN m y ON x.ident = y.ident AND x.person_id < y.person_id
+        GROUP BY ALL
+        """,
+        {"cap": p.max_identifier_share},
+    ).df()
+
+
+_SHARED_IDS = """
+    SELECT person_id, 'ph:' || phone AS ident FROM persons WHERE phone IS NOT NULL
+    UNION ALL SELECT person_id, 'ac:' || bank_account FROM persons WHERE bank_account IS NOT NULL
+    UNION ALL SELECT person_id, 'ad:' || address FROM persons WHERE address IS NOT NULL
+"""
+_AGENT_IDS = """
+    SELECT r.person_id, 'ph:' || r.submitter_phone AS ident
+    FROM reimbursements r JOIN persons p USING (person_id)
+    WHERE r.submitter_phone IS NOT NULL AND r.submitter_phone IS DISTINCT FROM p.phone
+    UNION ALL
+    SELECT r.person_id, 'ac:' || r.payee_account
+    FROM reimbursements r JOIN persons p USING (person_id)
+    WHERE r.payee_account IS NOT NULL AND r.payee_account IS DISTINCT FROM p.bank_account
+"""
+
+
+def person_edges(engine: EmbeddedEngine, params: CommunityParams) -> pd.DataFrame:
+    """All signal edges (a, b, kind, weight, days) of the person graph."""
+    present = engine.tables()
+    parts = []
+    if "claims" in present:
+        parts.append(_co_admission_pairs(engine, params))
+        parts.append(_card_burst_pairs(engine, params))
+    parts.append(_identifier_pairs(engine, params, "shared_identifier", _SHARED_IDS))
+    if "reimbursements" in present:
+        parts.append(_identifier_pairs(engine, params, "agent", _AGENT_IDS))
+    parts = [x for x in parts if len(x)]
+    if not parts:
+        return pd.DataFrame(columns=["a", "b", "kind", "weight", "days"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def find_communities(
+    engine: EmbeddedEngine,
+    params: CommunityParams | None = None,
+    prior: Sequence[Finding] = (),
+) -> list[Finding]:
+    """Leiden communities of the person graph that the pattern detectors did not report."""
+    p = params or CommunityParams()
+    edges = person_edges(engine, p)
+    if edges.empty:
+        return []
+    codes, persons = pd.factorize(pd.concat([edges["a"], edges["b"]], ignore_index=True))
+    n_e = len(edges)
+    src, dst = codes[:n_e], codes[n_e:]
+    membership = leiden(len(persons), src, dst, edges["weight"].to_numpy(), settings=p.leiden)
+    edges = edges.assign(ca=membership[src], cb=membership[dst])
+    internal = edges[edges["ca"] == edges["cb"]]
+    covered: set[str] = set().union(*(f.persons for f in prior)) if prior else set()
+    findings = []
+    for comm, grp in internal.groupby("ca", sort=True):
+        members = set(persons[membership == comm])
+        kinds = sorted(set(grp["kind"]), key=KINDS.index)
+        if len(members) < p.min_size or len(kinds) < p.min_signal_kinds:
+            continue
+        if len(members & covered) >= p.covered_share * len(members):
+            continue
+        findings.append(_finding(engine, members, grp, kinds, p))
+    return findings
+
+
+def _finding(
+    engine: EmbeddedEngine,
+    members: set[str],
+    grp: pd.DataFrame,
+    kinds: list[str],
+    p: CommunityParams,
+) -> Finding:
+    by_kind = grp.groupby("kind").agg(pairs=("a", "size"), days=("days", "sum"))
+    tied = set(grp["a"]) | set(grp["b"])
+    # share of members tied by two or more kinds: rings are tied many ways, crowds one way
+    multi = grp.melt(id_vars=["kind"], value_vars=["a", "b"]).groupby("value")["kind"].nunique()
+    mixed = float((multi >= 2).sum()) / max(len(tied), 1)
+    strength = min(0.9, 0.35 + 0.15 * (len(kinds) - 1) + 0.3 * mixed)
+    reasons = [
+        Reason(
+            "community.ties",
+            {"persons": len(members), "kinds": len(kinds), "kind_list": kinds, "edges": len(grp)},
+        )
+    ]
+    for kind in kinds:
+        row = by_kind.loc[kind]
+        figures = {"pairs": int(row["pairs"]), "days": int(row["days"])}
+        if kind == "card_burst":
+            figures["minutes"] = p.burst_minutes
+        reasons.append(Reason(f"community.{kind}", figures))
+    reasons.append(Reason("community.settings", dict(p.leiden.record())))
+    evidence = _evidence(engine, sorted(members), kinds, p)
+    return Finding(
+        "community",
+        strength,
+        persons=members,
+        claims=evidence,
+        reasons=reasons,
+        figures={"kinds": kinds, "mixed_share": round(mixed, 3), "leiden": p.leiden.record()},
+    )
+
+
+def _evidence(
+    engine: EmbeddedEngine, persons: list[str], kinds: list[str], p: CommunityParams
+) -> set[str]:
+    """Claims and reimbursements that tie members together (not their other claims)."""
+    ids: set[str] = set()
+    if "co_admission" in kinds:
+        ids |= {
+            r[0]
+            for r in engine.sql(
+                """WITH m AS (SELECT unnest($p) AS person_id),
+                   c AS (SELECT claim_id, provider_id, CAST(start_time AS DATE) d
+                         FROM claims JOIN m USING (person_id) WHERE visit_type = 'inpatient')
+                   SELECT claim_id FROM c WHERE (provider_id, d) IN (
+                       SELECT provider_id, d FROM c GROUP BY ALL HAVING count(*) >= 2)""",
+                {"p": persons},
+            ).fetchall()
+        }
+    if "card_burst" in kinds:
+        ids |= {
+            r[0]
+            for r in engine.sql(
+                """WITH m AS (SELECT unnest($p) AS person_id),
+                   c AS (SELECT claim_id, terminal_id t,
+                         CAST(floor(epoch(start_time) / ($min * 60)) AS BIGINT) w
+                         FROM claims JOIN m USING (person_id) WHERE terminal_id IS NOT NULL)
+                   SELECT claim_id FROM c WHERE (t, w) IN (
+                       SELECT t, w FROM c GROUP BY ALL HAVING count(*) >= 2)""",
+                {"p": persons, "min": p.burst_minutes},
+            ).fetchall()
+        }
+    if "agent" in kinds:
+        ids |= {
+            r[0]
+            for r in engine.sql(
+                """SELECT reimbursement_id FROM reimbursements r JOIN persons ps USING (person_id)
+                   WHERE person_id IN (SELECT unnest($p)) AND (
+                     r.submitter_phone IS DISTINCT FROM ps.phone
+                     OR r.payee_account IS DISTINCT FROM ps.bank_account)""",
+                {"p": persons},
+            ).fetchall()
+        }
+    return ids

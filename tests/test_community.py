@@ -1,0 +1,75 @@
+"""Community detection: mixed-signal rings are found, families and crowds are not."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from ringfinder.community import CommunityParams, find_communities, person_edges
+from ringfinder.engine.embedded import EmbeddedEngine
+from ringfinder.findings import Finding
+from ringfinder.graph import LeidenSettings, leiden
+
+
+@pytest.fixture()
+def engine() -> EmbeddedEngine:
+    eng = EmbeddedEngine(None)
+    con = eng.con
+    rows = []
+    # a ring of 6: admitted together at H1 on 3 days, and sharing one agent account
+    ring = [f"r{i}" for i in range(6)]
+    for d in (3, 40, 90):
+        for p in ring:
+            rows.append((f"c-{p}-{d}", p, "H1", "inpatient", datetime(2025, 1, 1) + timedelta(d)))
+    # a family of 4 sharing an address, nothing else
+    fam = [f"f{i}" for i in range(4)]
+    # a crowd: 300 persons admitted to H2 on the same two days (an institution-wide event)
+    crowd = [f"x{i}" for i in range(300)]
+    for d in (10, 11):
+        for p in crowd:
+            rows.append((f"c-{p}-{d}", p, "H2", "inpatient", datetime(2025, 1, 1) + timedelta(d)))
+    for p in ring + fam + crowd:
+        addr = "ad_family" if p in fam else None
+        con.execute("INSERT INTO persons (person_id, address) VALUES (?, ?)", [p, addr])
+    con.executemany(
+        "INSERT INTO claims (claim_id, person_id, provider_id, visit_type, start_time, "
+        "total_amount, fund_amount) VALUES (?, ?, ?, ?, ?, 1000, 800)",
+        rows,
+    )
+    con.executemany(
+        "INSERT INTO reimbursements (reimbursement_id, person_id, submitted_date, "
+        "amount_claimed, payee_account) VALUES (?, ?, DATE '2025-06-01', 9000, 'ac_agent')",
+        [[f"rb-{p}", p] for p in ring],
+    )
+    return eng
+
+
+def test_ring_found_family_and_crowd_left_alone(engine: EmbeddedEngine) -> None:
+    edges = person_edges(engine, CommunityParams())
+    assert set(edges["kind"]) == {"co_admission", "shared_identifier", "agent"}
+    assert not any(edges["a"].str.startswith("x")), "a crowd above max_crowd adds no pairs"
+    (found,) = find_communities(engine)
+    assert found.persons == {f"r{i}" for i in range(6)}
+    assert len(found.claims) == 18 + 6
+    assert 0.5 < found.strength <= 0.9
+    assert found.figures["leiden"]["objective"] == "modularity"
+
+
+def test_communities_already_reported_are_not_repeated(engine: EmbeddedEngine) -> None:
+    prior = [Finding("co_admission", 0.9, persons={"r0", "r1", "r2", "r3"})]
+    assert find_communities(engine, prior=prior) == []
+
+
+def test_leiden_is_reproducible_and_separates_cliques() -> None:
+    # two 5-cliques joined by one weak edge
+    pairs = [(i, j) for i in range(5) for j in range(i + 1, 5)]
+    pairs += [(i + 5, j + 5) for i, j in pairs] + [(0, 5)]
+    src, dst = np.array(pairs).T
+    w = np.ones(len(pairs))
+    w[-1] = 0.1
+    a = leiden(10, src, dst, w, settings=LeidenSettings(seed=1))
+    b = leiden(10, src, dst, w, settings=LeidenSettings(seed=1))
+    assert (a == b).all()
+    assert len(set(a[:5])) == 1 and len(set(a[5:])) == 1 and a[0] != a[5]
