@@ -8,10 +8,10 @@ other tables. The loader, the synthetic generator and the engines all read it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class ColType(str, Enum):
+class ColType(StrEnum):
     """Logical column types of the contract."""
 
     STR = "str"
