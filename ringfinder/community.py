@@ -27,6 +27,7 @@ reported most of its members.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -195,33 +196,67 @@ def person_edges(engine: EmbeddedEngine, params: CommunityParams) -> pd.DataFram
     return pd.concat(parts, ignore_index=True)
 
 
+@dataclass
+class CommunityResult:
+    """Communities of the person graph and the findings raised from them."""
+
+    findings: list[Finding]
+    partition: pd.DataFrame  # person_id, community_id, size: communities of min_size or more
+    settings: dict[str, object]
+
+
+def _community_id(members: Sequence[str]) -> str:
+    h = hashlib.sha256("\x1f".join(sorted(members)).encode()).hexdigest()
+    return "C" + h[:12].upper()
+
+
+def detect_communities(
+    engine: EmbeddedEngine,
+    params: CommunityParams | None = None,
+    prior: Sequence[Finding] = (),
+) -> CommunityResult:
+    """Leiden partition of the person graph; findings for communities nobody reported."""
+    p = params or CommunityParams()
+    empty = pd.DataFrame({"person_id": [], "community_id": [], "size": []})
+    edges = person_edges(engine, p)
+    if edges.empty:
+        return CommunityResult([], empty, p.leiden.record())
+    codes, persons = pd.factorize(pd.concat([edges["a"], edges["b"]], ignore_index=True))
+    n_e = len(edges)
+    src, dst = codes[:n_e], codes[n_e:]
+    membership = leiden(len(persons), src, dst, edges["weight"].to_numpy(), settings=p.leiden)
+    groups = pd.Series(persons, dtype=object).groupby(membership).agg(list)
+    groups = groups[groups.map(len) >= p.min_size]
+    edges = edges.assign(ca=membership[src], cb=membership[dst])
+    internal = edges[(edges["ca"] == edges["cb"]) & edges["ca"].isin(groups.index)]
+    covered: set[str] = set().union(*(f.persons for f in prior)) if prior else set()
+    findings = []
+    for comm, grp in internal.groupby("ca", sort=True):
+        members = set(groups[comm])
+        kinds = sorted(set(grp["kind"]), key=KINDS.index)
+        if len(kinds) < p.min_signal_kinds:
+            continue
+        if len(members & covered) >= p.covered_share * len(members):
+            continue
+        findings.append(_finding(engine, members, grp, kinds, p))
+    ids = groups.map(_community_id)
+    partition = pd.DataFrame(
+        {
+            "person_id": [m for ms in groups for m in ms],
+            "community_id": [ids[c] for c, ms in groups.items() for _ in ms],
+            "size": [len(ms) for ms in groups for _ in ms],
+        }
+    )
+    return CommunityResult(findings, partition, p.leiden.record())
+
+
 def find_communities(
     engine: EmbeddedEngine,
     params: CommunityParams | None = None,
     prior: Sequence[Finding] = (),
 ) -> list[Finding]:
-    """Leiden communities of the person graph that the pattern detectors did not report."""
-    p = params or CommunityParams()
-    edges = person_edges(engine, p)
-    if edges.empty:
-        return []
-    codes, persons = pd.factorize(pd.concat([edges["a"], edges["b"]], ignore_index=True))
-    n_e = len(edges)
-    src, dst = codes[:n_e], codes[n_e:]
-    membership = leiden(len(persons), src, dst, edges["weight"].to_numpy(), settings=p.leiden)
-    edges = edges.assign(ca=membership[src], cb=membership[dst])
-    internal = edges[edges["ca"] == edges["cb"]]
-    covered: set[str] = set().union(*(f.persons for f in prior)) if prior else set()
-    findings = []
-    for comm, grp in internal.groupby("ca", sort=True):
-        members = set(persons[membership == comm])
-        kinds = sorted(set(grp["kind"]), key=KINDS.index)
-        if len(members) < p.min_size or len(kinds) < p.min_signal_kinds:
-            continue
-        if len(members & covered) >= p.covered_share * len(members):
-            continue
-        findings.append(_finding(engine, members, grp, kinds, p))
-    return findings
+    """Only the findings of :func:`detect_communities`."""
+    return detect_communities(engine, params, prior).findings
 
 
 def _finding(

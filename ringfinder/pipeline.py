@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ringfinder import __version__
-from ringfinder.community import find_communities
+from ringfinder.community import detect_communities
 from ringfinder.detectors import Detector, all_detectors
 from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.findings import Finding
@@ -89,6 +89,20 @@ def detect(
     return findings, runs
 
 
+def store_partition(engine: EmbeddedEngine, partition: object) -> None:
+    """Keep the latest community partition in the workspace (for Neo4j and exports)."""
+    engine.con.register("_partition", partition)
+    try:
+        engine.con.execute(
+            "CREATE OR REPLACE TABLE person_communities AS "
+            "SELECT CAST(person_id AS VARCHAR) AS person_id, "
+            "CAST(community_id AS VARCHAR) AS community_id, CAST(size AS BIGINT) AS size "
+            "FROM _partition"
+        )
+    finally:
+        engine.con.unregister("_partition")
+
+
 def run_job(
     data_dir: Path | None,
     out_dir: Path,
@@ -114,10 +128,11 @@ def run_job(
     if cb.stage:
         cb.stage("communities")
     t0 = time.perf_counter()
-    communities = find_communities(engine, prior=findings)
-    findings.extend(communities)
+    communities = detect_communities(engine, prior=findings)
+    store_partition(engine, communities.partition)
+    findings.extend(communities.findings)
     timings["communities"] = time.perf_counter() - t0
-    runs.append(DetectorRun("community", True, timings["communities"], len(communities)))
+    runs.append(DetectorRun("community", True, timings["communities"], len(communities.findings)))
     if cb.stage:
         cb.stage("score")
     t0 = time.perf_counter()

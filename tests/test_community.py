@@ -73,3 +73,17 @@ def test_leiden_is_reproducible_and_separates_cliques() -> None:
     b = leiden(10, src, dst, w, settings=LeidenSettings(seed=1))
     assert (a == b).all()
     assert len(set(a[:5])) == 1 and len(set(a[5:])) == 1 and a[0] != a[5]
+
+
+def test_partition_keeps_every_community_of_min_size(engine: EmbeddedEngine) -> None:
+    from ringfinder.community import detect_communities
+
+    result = detect_communities(engine)
+    part = result.partition
+    ring = part[part["person_id"].str.startswith("r")]
+    family = part[part["person_id"].str.startswith("f")]
+    assert ring["community_id"].nunique() == 1 and set(ring["size"]) == {6}
+    assert family["community_id"].nunique() == 1 and set(family["size"]) == {4}
+    assert ring["community_id"].iloc[0] != family["community_id"].iloc[0]
+    assert len(result.findings) == 1  # the family is a community, not a finding
+    assert result.settings["objective"] == "modularity"
