@@ -129,9 +129,7 @@ TABLES: dict[str, Table] = {
             columns=(
                 Column("institution_id", S, required=True),
                 Column("name", S, required=True),
-                Column(
-                    "level", S, enum=("tertiary", "secondary", "primary", "clinic", "unrated")
-                ),
+                Column("level", S, enum=("tertiary", "secondary", "primary", "clinic", "unrated")),
                 Column("ownership", S, enum=("public", "private")),
                 Column("region_code", S),
                 Column("address", S),
@@ -243,9 +241,7 @@ TABLES: dict[str, Table] = {
                 Column("referral_id", S, required=True),
                 Column("person_id", S, required=True, ref=Ref(("persons",))),
                 Column("from_provider_id", S, required=True, ref=Ref(PROVIDERS)),
-                Column(
-                    "to_provider_id", S, required=True, ref=Ref(PROVIDERS, external_ok=True)
-                ),
+                Column("to_provider_id", S, required=True, ref=Ref(PROVIDERS, external_ok=True)),
                 Column("referral_date", D, required=True),
                 Column("doctor_id", S, ref=Ref(("doctors",))),
                 Column("diagnosis_code", S),

@@ -45,6 +45,13 @@ def run(
         typer.Option(help="Language of reasons and reports: zh or en (default from the locale)."),
     ] = None,
     top: Annotated[int, typer.Option(help="Leads shown in the final table.")] = TOP_DEFAULT,
+    push_neo4j: Annotated[
+        bool,
+        typer.Option(
+            "--push-neo4j",
+            help="Also write leads, risk scores and communities to Neo4j (NEO4J_* settings).",
+        ),
+    ] = False,
 ) -> None:
     """Load, validate, detect, score and write [bold]leads.jsonl[/] and a summary."""
     from ringfinder.cli.load_cmd import render_load_report
@@ -81,6 +88,10 @@ def run(
             result = run_job(
                 data_dir, out_dir, engine=eng, load_options=options, lang=lang, callbacks=callbacks
             )
+            if push_neo4j:
+                from ringfinder.cli.neo4j_cmd import push_run
+
+                push_run(result.leads, eng.con, lang)
     if result.load is not None:
         render_load_report(result.load)
     _render_detectors(result)
