@@ -129,3 +129,25 @@ def _render_counts(want: dict[str, int], have: dict[str, int], what: str) -> Non
             name, f"{want[name]:,}", f"{have.get(name, 0):,}", "ok" if ok else "[red]differs[/]"
         )
     out.print(table)
+
+
+@app.command("perspective")
+def perspective(
+    out_file: Annotated[Path, typer.Argument(help="Where to write the perspective JSON.")],
+    name: Annotated[str, typer.Option(help="Perspective name shown in Bloom.")] = (
+        "ringfinder 医保欺诈团伙"
+    ),
+) -> None:
+    """Write a Bloom perspective (categories, styling, search phrases) for this graph."""
+    import json
+    import time
+
+    from ringfinder.leads import atomic_write_text
+    from ringfinder.neo4j.perspective import build_perspective
+
+    data = build_perspective(name, timestamp=int(time.time() * 1000))
+    atomic_write_text(out_file, json.dumps(data, ensure_ascii=False, indent=2))
+    err.print(
+        f"wrote {out_file}: {len(data['categories'])} categories, "
+        f"{len(data['templates'])} search phrases; import it in Bloom's perspective gallery"
+    )
