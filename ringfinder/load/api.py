@@ -30,6 +30,14 @@ class TableReport:
     rejected: int = 0
     quarantine: Path | None = None
     reasons: dict[str, int] = field(default_factory=dict)  # reason kind -> count
+    # added by the loader:
+    examples: list[str] = field(default_factory=list)  # first reasons (never PII values)
+    inserted: int = 0  # of the loaded rows: new keys
+    updated: int = 0  # keys already stored, with other values (replaced)
+    unchanged: int = 0  # identical to the stored row
+    removed: int = 0  # claim_items: stored items of a loaded claim that are gone
+    encoding: str | None = None  # CSV bytes as read: utf-8 / gb18030 / gbk
+    derived_from: str | None = None  # mapping: distinct rows of another table's source
 
     @property
     def reconciled(self) -> bool:
@@ -41,6 +49,15 @@ class LoadReport:
     tables: list[TableReport] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # added by the loader:
+    load_id: int | None = None  # row of the workspace's _loads table (None: nothing written)
+    quarantine_dir: Path | None = None
+    mapping: str | None = None
+    strict: bool = False
+    seconds: float = 0.0
+
+    def table(self, name: str) -> TableReport | None:
+        return next((t for t in self.tables if t.table == name), None)
 
     @property
     def rejected(self) -> int:
@@ -54,5 +71,15 @@ def load_folder(
     *,
     progress: ProgressCallback | None = None,
 ) -> LoadReport:
-    """Load every canonical table found in ``data_dir`` into the store behind ``con``."""
-    raise NotImplementedError("the loader is being written")
+    """Load every canonical table found in ``data_dir`` into the store behind ``con``.
+
+    Reads ``<table>.csv`` / ``<table>.parquet`` (or, with ``options.mapping``, the
+    mapping's source files), validates every row, pseudonymises PII, writes rejected
+    rows to ``<quarantine_dir>/<table>.csv`` and upserts the good rows by key, all
+    tables in one transaction. Raises InputError (missing required table or column,
+    unreadable file), EncodingMismatch, MappingError, ConfigError (key problems) and,
+    in strict mode, StrictModeFailure before anything is written.
+    """
+    from ringfinder.load.loader import run_load
+
+    return run_load(con, Path(data_dir), options or LoadOptions(), progress)

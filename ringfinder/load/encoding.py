@@ -1,0 +1,223 @@
+"""Text encodings of CSV files: check or detect, and transcode GB18030/GBK to UTF-8.
+
+DuckDB and Arrow read UTF-8 only, so a GB18030/GBK file is transcoded once, streaming,
+into a temporary UTF-8 copy. Work goes piece by piece, each piece ending at a newline
+byte (0x0A is never part of a multi-byte character in UTF-8, GBK or GB18030), so an
+error is placed on its exact line.
+
+- ``auto``: UTF-8 (a BOM is skipped); bytes that are not UTF-8 are read as GB18030
+  with a warning; bytes that are neither give :class:`EncodingMismatch`.
+- ``utf-8``: bytes that are not UTF-8 give :class:`EncodingMismatch` with the line,
+  saying whether they look like GB18030.
+- ``gb18030`` / ``gbk``: a file that is valid UTF-8 and has non-ASCII text is
+  refused (it would load as mojibake), as are bytes the codec cannot decode.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ringfinder.errors import ConfigError, EncodingMismatch
+
+ENCODINGS = ("auto", "utf-8", "gb18030", "gbk")
+_ALIASES = {"utf8": "utf-8", "utf-8-sig": "utf-8", "gb2312": "gbk", "cp936": "gbk"}
+UTF8_BOM = b"\xef\xbb\xbf"
+GB18030_BOM = b"\x84\x31\x95\x33"
+CHUNK = 1 << 24
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def normalise_encoding(name: str | None) -> str:
+    """One of :data:`ENCODINGS` (ConfigError otherwise)."""
+    enc = (name or "auto").strip().lower()
+    enc = _ALIASES.get(enc, enc)
+    if enc not in ENCODINGS:
+        raise ConfigError(f"unknown encoding {name!r}: use one of {', '.join(ENCODINGS)}")
+    return enc
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A CSV file ready for the UTF-8 reader."""
+
+    path: Path  # the original file, or a transcoded UTF-8 copy in the temp folder
+    encoding: str  # what the bytes were: "utf-8", "gb18030" or "gbk"
+    fallback_line: int | None = None  # auto mode: first line that is not UTF-8
+    odd_line: int | None = None  # UTF-8 kept, but this line looks like misread GB18030
+
+
+def _pieces(path: Path) -> Iterator[tuple[bytes, int]]:
+    """(piece, newlines before it): pieces end after a newline byte (or at EOF)."""
+    lines = 0
+    carry = b""
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(CHUNK)
+            if not chunk:
+                break
+            buf = carry + chunk
+            cut = buf.rfind(b"\n") + 1
+            if cut == 0:
+                carry = buf
+                continue
+            piece, carry = buf[:cut], buf[cut:]
+            yield piece, lines
+            lines += piece.count(b"\n")
+    if carry:
+        yield carry, lines
+
+
+def _line_at(piece: bytes, lines_before: int, pos: int) -> int:
+    return lines_before + piece.count(b"\n", 0, pos) + 1
+
+
+@dataclass
+class _Utf8Scan:
+    error: tuple[int, bytes] | None = None  # (line, bytes from that line) of invalid UTF-8
+    wide: bool = False  # any 3- or 4-byte sequence (CJK text in UTF-8 has them)
+    odd_line: int | None = None  # first line with a 2-byte letter of an unlikely script
+
+
+# UTF-8 lead bytes of U+0280..U+07FF (IPA, Greek, Cyrillic, Armenian, Hebrew, Arabic,
+# ...): GB18030 Chinese bytes that happen to be valid UTF-8 decode to these
+_ODD_2BYTE = re.compile(rb"[\xca-\xdf][\x80-\xbf]")
+_WIDE = re.compile(rb"[\xe0-\xf4]")
+_LATIN_2BYTE = re.compile(rb"[\xc2-\xc9][\x80-\xbf]")  # U+0080..U+027F: accented Latin
+
+
+def _scan_utf8(path: Path) -> _Utf8Scan:
+    """Check that ``path`` is UTF-8, noting whether its text looks like misread GB18030."""
+    scan = _Utf8Scan()
+    for piece, before in _pieces(path):
+        try:
+            piece.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            start = piece.rfind(b"\n", 0, exc.start) + 1
+            scan.error = _line_at(piece, before, exc.start), piece[start : start + 65536]
+            return scan
+        if scan.wide or piece.isascii():
+            continue
+        if _WIDE.search(piece):
+            scan.wide = True
+        elif scan.odd_line is None and (m := _ODD_2BYTE.search(piece)):
+            scan.odd_line = _line_at(piece, before, m.start())
+    return scan
+
+
+def _decodes_as(sample: bytes, codec: str) -> bool:
+    try:
+        sample.decode(codec)
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the end of the sample is fine
+        return exc.start >= len(sample) - 4
+    return True
+
+
+def prepare(path: Path, encoding: str, display: str, tmp_dir: Path) -> Prepared:
+    """Check ``path`` against ``encoding``; transcode to UTF-8 when it is GB18030/GBK."""
+    enc = normalise_encoding(encoding)
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if enc in ("auto", "utf-8") and not head.startswith(GB18030_BOM):
+        scan = _scan_utf8(path)
+        if scan.error is None:
+            if scan.wide or scan.odd_line is None:
+                return Prepared(path, "utf-8")
+            # valid UTF-8, but only as letters of scripts a Chinese export does not use
+            # (e.g. 医院 in GB18030 reads as Cyrillic/Armenian): GB18030 when it decodes
+            if enc == "auto":
+                try:
+                    out = _transcode(path, "gb18030", display, tmp_dir, check_utf8=False)
+                except EncodingMismatch:
+                    return Prepared(path, "utf-8", odd_line=scan.odd_line)
+                return Prepared(out, "gb18030", fallback_line=scan.odd_line)
+            return Prepared(path, "utf-8", odd_line=scan.odd_line)
+        line, sample = scan.error
+        if enc == "utf-8":
+            looks = (
+                "bytes look like GB18030" if _decodes_as(sample, "gb18030") else "unknown encoding"
+            )
+            hint = "; try --encoding gb18030" if looks.startswith("bytes") else ""
+            raise EncodingMismatch(f"not valid UTF-8 ({looks}){hint}", file=display, line=line)
+        try:
+            out = _transcode(path, "gb18030", display, tmp_dir, check_utf8=False)
+        except EncodingMismatch:
+            raise EncodingMismatch(
+                "neither UTF-8 nor GB18030; convert the file to UTF-8", file=display, line=line
+            ) from None
+        return Prepared(out, "gb18030", fallback_line=line)
+    if enc == "utf-8":  # a GB18030 byte-order mark
+        raise EncodingMismatch(
+            "not valid UTF-8 (bytes look like GB18030); try --encoding gb18030",
+            file=display,
+            line=1,
+        )
+    codec = "gb18030" if enc == "auto" else enc
+    if head.startswith(UTF8_BOM):
+        raise EncodingMismatch(
+            f"the file starts with a UTF-8 byte-order mark, not {codec.upper()}; "
+            "try --encoding utf-8",
+            file=display,
+            line=1,
+        )
+    return Prepared(_transcode(path, codec, display, tmp_dir, check_utf8=True), codec)
+
+
+def _transcode(path: Path, codec: str, display: str, tmp_dir: Path, *, check_utf8: bool) -> Path:
+    """Decode ``path`` with ``codec`` into a UTF-8 temp file (EncodingMismatch on error)."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    out = tmp_dir / f"{len(list(tmp_dir.iterdir())):04d}-{path.stem[:40]}.utf8.csv"
+    utf8_ok = True  # are all bytes so far also valid UTF-8?
+    plausible = False  # ... and is that UTF-8 text plausible (not only odd-script letters)?
+    first_non_ascii: int | None = None
+    try:
+        with out.open("wb") as dst:
+            first = True
+            for piece, before in _pieces(path):
+                if first and piece.startswith(GB18030_BOM):
+                    piece = piece[len(GB18030_BOM) :]
+                first = False
+                try:
+                    text = piece.decode(codec)
+                except UnicodeDecodeError as exc:
+                    line = _line_at(piece, before, exc.start)
+                    sample = piece[piece.rfind(b"\n", 0, exc.start) + 1 :][:65536]
+                    hint = (
+                        "; try --encoding gb18030"
+                        if codec == "gbk" and _decodes_as(sample, "gb18030")
+                        else "; try --encoding utf-8"
+                        if _decodes_as(sample, "utf-8")
+                        else ""
+                    )
+                    raise EncodingMismatch(
+                        f"not valid {codec.upper()}{hint}", file=display, line=line
+                    ) from None
+                if check_utf8 and first_non_ascii is None:
+                    m = _NON_ASCII.search(piece)
+                    if m is not None:
+                        first_non_ascii = _line_at(piece, before, m.start())
+                if check_utf8 and utf8_ok and first_non_ascii is not None:
+                    try:
+                        piece.decode("utf-8")
+                    except UnicodeDecodeError:
+                        utf8_ok = False
+                    else:
+                        plausible = plausible or bool(
+                            _WIDE.search(piece) or _LATIN_2BYTE.search(piece)
+                        )
+                dst.write(text.encode("utf-8"))
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    if check_utf8 and utf8_ok and plausible:
+        out.unlink(missing_ok=True)
+        raise EncodingMismatch(
+            f"bytes are valid UTF-8 with non-ASCII text, not {codec.upper()} (reading them "
+            "as such would give mojibake); try --encoding utf-8",
+            file=display,
+            line=first_non_ascii,
+        )
+    return out

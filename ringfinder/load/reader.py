@@ -1,0 +1,617 @@
+"""Read one CSV or Parquet file, as text, into an Arrow staging table with line numbers.
+
+The staging table (Arrow in memory, registered as a view on the connection; for a
+file above ``ARROW_MAX_BYTES`` a DuckDB TEMP table, which DuckDB may spill to its
+temporary folder; never written to the workspace file) has the columns
+``_rf_line`` (1-based physical line of the row's first line in the file, the header
+being line 1; for Parquet the row number) and ``c0 .. cN`` (the file's columns, all
+VARCHAR, never parsed: ids keep their leading zeros). Nothing loops over rows in
+Python: Arrow parses in batches, and each batch's line numbers are the running sum
+of ``1 + newlines inside the row's quoted values``.
+
+Rows with the wrong number of fields are skipped by the parser; when there are any,
+a vectorised (numpy) scan of the file's bytes finds every record's start line and
+field count, places those rows on their lines (they become rejects) and corrects the
+line numbers of the rows after them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ringfinder.errors import InputError
+from ringfinder.load.encoding import prepare
+
+log = logging.getLogger(__name__)
+
+BLOCK = 1 << 24  # Arrow CSV block size (bytes)
+#: files larger than this are staged in a DuckDB TEMP table (spills to disk) rather
+#: than kept as Arrow in memory (faster, but bounded by RAM)
+ARROW_MAX_BYTES = 4 << 30
+PARQUET_BATCH = 1 << 17
+LINE = "_rf_line"
+
+
+@dataclass
+class StagedFile:
+    """One source file in a staging table."""
+
+    src: int  # global file number in this load
+    display: str  # file name for messages (relative to the data folder)
+    path: Path
+    unit: str  # "line" (CSV) or "row" (Parquet)
+    stage: str  # registered Arrow view with _rf_line, c0..cN
+    columns: list[str]  # header names (stripped), column i is staged as c{i}
+    rows: int = 0  # rows staged (parsed); blank rows are not rows
+    bad_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # unparsable
+    bad_fields: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # their fields
+    encoding: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    empty: bool = False  # 0 bytes: no header at all
+    fallback_line: int | None = None  # auto: not UTF-8 from this line on, read as GB18030
+    table: pa.Table | None = None  # the rows (kept alive while registered)
+    in_duckdb: bool = False  # a big file: staged in a DuckDB TEMP table (can spill)
+
+    @property
+    def read(self) -> int:
+        return self.rows + len(self.bad_lines)
+
+    def release(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Free the staged rows."""
+        if self.table is not None:
+            con.unregister(self.stage)
+            self.table = None
+        elif self.in_duckdb:
+            con.execute(f"DROP TABLE IF EXISTS temp.{self.stage}")
+            self.in_duckdb = False
+
+    def index(self, name: str) -> int | None:
+        """Column position by name (exact first, then case-insensitive)."""
+        if name in self.columns:
+            return self.columns.index(name)
+        low = name.lower()
+        for i, c in enumerate(self.columns):
+            if c.lower() == low:
+                return i
+        return None
+
+
+RowsCallback = Callable[[int], None]
+HeaderCallback = Callable[[list[str]], None]
+
+
+def stage_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    src: int,
+    display: str,
+    stage: str,
+    encoding: str,
+    delimiter: str,
+    tmp_dir: Path,
+    on_rows: RowsCallback | None = None,
+    on_header: HeaderCallback | None = None,
+) -> StagedFile:
+    """Stage a ``.csv`` or ``.parquet`` file (by suffix; anything else is read as CSV).
+
+    ``on_header(names)`` runs before any row is read (to refuse a missing column early).
+    """
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return _stage_parquet(
+            con,
+            path,
+            src=src,
+            display=display,
+            stage=stage,
+            on_rows=on_rows,
+            on_header=on_header,
+        )
+    return _stage_csv(
+        con,
+        path,
+        src=src,
+        display=display,
+        stage=stage,
+        encoding=encoding,
+        delimiter=delimiter,
+        tmp_dir=tmp_dir,
+        on_rows=on_rows,
+        on_header=on_header,
+    )
+
+
+def _check_names(names: list[str], display: str, unit_line: int | None) -> list[str]:
+    out: list[str] = []
+    seen: dict[str, str] = {}
+    for i, raw in enumerate(names):
+        name = raw.strip().lstrip("\ufeff").strip()
+        if not name:
+            name = f"_unnamed_{i + 1}"
+        low = name.lower()
+        if low in seen:
+            raise InputError(
+                f"duplicate column name {name!r} in the header", file=display, line=unit_line
+            )
+        seen[low] = name
+        out.append(name)
+    return out
+
+
+def _register(con: duckdb.DuckDBPyConnection, staged: StagedFile, table: pa.Table) -> None:
+    """Keep the rows as Arrow (no copy into DuckDB) and register them as ``staged.stage``."""
+    staged.table = table
+    con.register(staged.stage, table)
+
+
+def _empty_table(ncols: int) -> pa.Table:
+    return pa.table(
+        {
+            LINE: pa.array([], pa.int64()),
+            **{f"c{i}": pa.array([], pa.string()) for i in range(ncols)},
+        }
+    )
+
+
+def _collect(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.Table:
+    return pa.Table.from_batches(list(batches), schema=schema)
+
+
+def _ingest(
+    con: duckdb.DuckDBPyConnection,
+    staged: StagedFile,
+    schema: pa.Schema,
+    batches: Iterator[pa.RecordBatch],
+) -> None:
+    """Stream the rows into a DuckDB TEMP table (which DuckDB may spill to disk)."""
+    reader = pa.RecordBatchReader.from_batches(schema, batches)
+    view = f"{staged.stage}_arrow"
+    con.register(view, reader)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {staged.stage} AS SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+    staged.in_duckdb = True
+
+
+# -- CSV ------------------------------------------------------------------------------
+
+
+def peek_headers(path: Path, display: str, encoding: str, delimiter: str) -> list[list[str]]:
+    """Candidate header names of a file, read from its first bytes only (cheap).
+
+    A CSV whose encoding is not settled yet gives one candidate per plausible
+    encoding (UTF-8, then GB18030); a Parquet file its schema's names.
+    """
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            names = list(pq.ParquetFile(path).schema_arrow.names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(
+                f"not a readable Parquet file ({_arrow_msg(exc)})", file=display
+            ) from None
+        return [_check_names(names, display, None)]
+    with path.open("rb") as fh:
+        head = fh.read(1 << 20)
+    if not head:
+        return [[]]
+    cut = head.rfind(b"\n") + 1
+    if cut and len(head) == 1 << 20:
+        head = head[:cut]  # whole lines only: no character cut in two
+    codecs = {"utf-8": ["utf-8-sig"], "gb18030": ["gb18030"], "gbk": ["gbk"]}.get(
+        encoding, ["utf-8-sig", "gb18030"]
+    )
+    out: list[list[str]] = []
+    first_error: InputError | None = None
+    for codec in codecs:
+        try:
+            text = head.decode(codec)
+        except UnicodeDecodeError:
+            continue  # reading the whole file will say where and why
+        names = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        try:
+            out.append(_check_names(names, display, 1))
+        except InputError as exc:
+            first_error = first_error or exc
+    if not out and first_error is not None:
+        raise first_error
+    return out
+
+
+def _read_header(path: Path, delimiter: str) -> list[str]:
+    """The header's names (the first CSV record)."""
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        head = fh.read(1 << 20)
+    return next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter), [])
+
+
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    src: int,
+    display: str,
+    stage: str,
+    encoding: str,
+    delimiter: str,
+    tmp_dir: Path,
+    on_rows: RowsCallback | None,
+    on_header: HeaderCallback | None,
+) -> StagedFile:
+    staged = StagedFile(src, display, path, "line", stage, [])
+    if path.stat().st_size == 0:
+        staged.empty = True
+        staged.warnings.append(f"{display}: empty file (0 bytes): 0 rows")
+        _register(con, staged, _empty_table(0))
+        return staged
+    prepared = prepare(path, encoding, display, tmp_dir)
+    staged.encoding = prepared.encoding
+    staged.fallback_line = prepared.fallback_line
+    if prepared.odd_line is not None:
+        staged.warnings.append(
+            f"{display}:{prepared.odd_line}: read as UTF-8 as asked, but the text looks like "
+            "GB18030 bytes (letters of unexpected scripts); check it, or use --encoding gb18030"
+        )
+    raw_names = _read_header(prepared.path, delimiter)
+    staged.columns = _check_names(raw_names, display, 1)
+    n = len(staged.columns)
+    if n == 0:
+        staged.empty = True
+        staged.warnings.append(f"{display}: no header row: 0 rows")
+        _register(con, staged, _empty_table(0))
+        return staged
+    if on_header:
+        on_header(staged.columns)
+    cols = [f"c{i}" for i in range(n)]
+    invalid = [0]
+
+    def on_invalid(_row: object) -> str:
+        invalid[0] += 1
+        return "skip"
+
+    reader = pacsv.open_csv(
+        prepared.path,
+        read_options=pacsv.ReadOptions(column_names=cols, block_size=BLOCK),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in cols},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    schema = pa.schema([(LINE, pa.int64())] + [(c, pa.string()) for c in cols])
+    state = {"line": 1, "rows": 0, "header": True}
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            arrays = list(batch.columns)
+            spans = _row_spans(arrays)
+            starts = pc.add(pc.subtract(pc.cumulative_sum(spans), spans), state["line"])
+            state["line"] += pc.sum(spans).as_py()
+            if state["header"]:  # the header is the first parsed row: drop it
+                state["header"] = False
+                arrays = [a.slice(1) for a in arrays]
+                starts = starts.slice(1)
+                spans = spans.slice(1)
+            arrays = [trim(a) for a in arrays]  # after counting the newlines
+            empty = _all_empty(arrays) if arrays and len(arrays[0]) else None
+            out = pa.RecordBatch.from_arrays([starts, *arrays], schema=schema)
+            if empty is not None and pc.any(empty).as_py():
+                out = out.filter(pc.invert(empty))
+            state["rows"] += out.num_rows
+            if on_rows:
+                on_rows(state["rows"])
+            yield out
+
+    big = path.stat().st_size > ARROW_MAX_BYTES
+    try:
+        if big:
+            _ingest(con, staged, schema, batches())
+        else:
+            table = _collect(schema, batches())
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"cannot parse the CSV: {_arrow_msg(exc)}", file=display) from None
+    staged.rows = state["rows"]
+    fix = None
+    if invalid[0]:
+        staged.bad_lines, staged.bad_fields, fix = _place_bad_rows(
+            prepared.path, delimiter, n, invalid[0], display
+        )
+    if big:
+        if fix is not None:
+            _fix_lines_duckdb(con, stage, n, *fix)
+    else:
+        if fix is not None:
+            table = _fix_lines_arrow(table, *fix)
+        _register(con, staged, table)
+    return staged
+
+
+def _has_newline(a: pa.Array) -> bool:
+    """Whether any value of a string array may contain a newline (a fast byte scan)."""
+    data = a.buffers()[2]
+    return data is not None and bool((np.frombuffer(data, dtype=np.uint8) == 10).any())
+
+
+def _row_spans(arrays: list[pa.Array]) -> pa.Array:
+    """Physical lines each row takes: 1 + newlines inside its values."""
+    n = len(arrays[0]) if arrays else 0
+    total: pa.Array | None = None
+    for a in arrays:
+        if not _has_newline(a):
+            continue
+        nl = pc.count_substring(a, "\n")
+        total = nl if total is None else pc.add(total, nl)
+    if total is None:
+        return pa.array(np.ones(n, dtype=np.int64))
+    return pc.add(pc.cast(total, pa.int64()), 1)
+
+
+WS_CHARS = " \t\r\n\u3000\u00a0"  # trimmed from both ends of every value
+
+
+def trim(a: pa.Array) -> pa.Array:
+    """Values without surrounding whitespace (ASCII, ideographic and no-break spaces)."""
+    if pc.all(pc.string_is_ascii(a)).as_py() is not False:
+        return pc.ascii_trim_whitespace(a)
+    return pc.utf8_trim(a, characters=WS_CHARS)
+
+
+def _all_empty(arrays: list[pa.Array]) -> pa.Array | None:
+    """Rows whose every value is empty (None when there are none: the usual case)."""
+    if not pc.any(pc.equal(pc.utf8_length(arrays[0]), 0)).as_py():
+        return None
+    out: pa.Array | None = None
+    for a in arrays:
+        e = pc.equal(pc.utf8_length(a), 0)
+        out = e if out is None else pc.and_(out, e)
+    assert out is not None
+    return out
+
+
+def _arrow_msg(exc: Exception) -> str:
+    """Arrow's message without any quoted row text (data may hold PII)."""
+    msg = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return ": ".join(msg.split(": ")[:2])[:200]
+
+
+def _scan_records(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per CSV record (header included): start line, field count, blank flag.
+
+    Quote parity decides which newlines and delimiters are inside quoted values
+    (exact for RFC 4180 quoting, where a quote opens only at a field's start).
+    """
+    d, q, nl, cr = ord(delimiter), ord('"'), ord("\n"), ord("\r")
+    starts: list[np.ndarray] = []
+    fields: list[np.ndarray] = []
+    blanks: list[np.ndarray] = []
+    carry_quotes = 0  # quotes seen before this chunk (parity)
+    carry_lines = 0  # newlines seen before this chunk
+    rec_line = 1  # start line of the open record
+    rec_fields = 1  # fields so far in the open record
+    rec_len = 0  # bytes so far in the open record (minus CR before LF)
+    with path.open("rb") as fh:
+        while True:
+            buf = fh.read(1 << 26)
+            if not buf:
+                break
+            a = np.frombuffer(buf, dtype=np.uint8)
+            qpos = np.flatnonzero(a == q)
+            npos = np.flatnonzero(a == nl)
+            dpos = np.flatnonzero(a == d)
+            # parity of quotes before each position
+            n_par = (carry_quotes + np.searchsorted(qpos, npos)) % 2
+            d_par = (carry_quotes + np.searchsorted(qpos, dpos)) % 2
+            ends = npos[n_par == 0]  # record terminators
+            dout = dpos[d_par == 0]
+            # line number at each terminator = newlines before it + 1
+            end_lines = carry_lines + np.searchsorted(npos, ends) + 1
+            k = len(ends)
+            if k:
+                seg = np.searchsorted(ends, dout)  # record index of each delimiter
+                dcount = np.bincount(seg, minlength=k + 1)
+                rec_starts = np.concatenate(([rec_line], end_lines[:-1] + 1))
+                rec_fields_arr = dcount[:k] + 1
+                rec_fields_arr[0] += rec_fields - 1
+                begin = np.concatenate(([-1], ends[:-1])) + 1
+                length = ends - begin
+                has_cr = np.zeros(k, dtype=bool)
+                nz = ends > 0
+                has_cr[nz] = a[ends[nz] - 1] == cr
+                length = length - has_cr
+                length[0] += rec_len
+                starts.append(rec_starts)
+                fields.append(rec_fields_arr)
+                blanks.append(length == 0)
+                rec_line = int(end_lines[-1]) + 1
+                rec_fields = int(dcount[k]) + 1
+                rec_len = len(a) - int(ends[-1]) - 1
+            else:
+                rec_fields += len(dout)
+                rec_len += len(a)
+            carry_quotes += len(qpos)
+            carry_lines += len(npos)
+    if rec_len > 0 or rec_fields > 1:  # last record without a final newline
+        starts.append(np.array([rec_line]))
+        fields.append(np.array([rec_fields]))
+        blanks.append(np.array([False]))
+    if not starts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=bool)
+    return np.concatenate(starts), np.concatenate(fields), np.concatenate(blanks)
+
+
+def _place_bad_rows(
+    path: Path,
+    delimiter: str,
+    ncols: int,
+    n_invalid: int,
+    display: str,
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """The rows the parser skipped: (lines, field counts, line fix for the other rows).
+
+    The fix is (thresholds, shifts): a row the reader numbered ``line`` really starts
+    ``shift[i]`` lines later, ``i`` the last threshold <= line.
+    """
+    starts, nfields, blank = _scan_records(path, delimiter)
+    starts, nfields, blank = starts[1:], nfields[1:], blank[1:]  # drop the header
+    bad = (nfields != ncols) & ~blank
+    if int(bad.sum()) != n_invalid:
+        raise InputError(
+            f"{n_invalid} rows have the wrong number of fields, but they cannot be placed "
+            "on exact lines (unbalanced quotes?); fix the quoting of the file",
+            file=display,
+        )
+    # span of each record = next record's start line - its start line
+    next_start = np.concatenate((starts[1:], [starts[-1] + 1])) if len(starts) else starts
+    spans = next_start - starts
+    bad_idx = np.flatnonzero(bad)
+    bad_lines, bad_spans = starts[bad_idx], spans[bad_idx]
+    # the reader's lines counted only good rows: a good row after bad rows i..j has
+    # reader line >= t_i = line_i - (spans of bad rows before i)
+    before = np.concatenate(([0], np.cumsum(bad_spans)[:-1]))
+    thresholds = bad_lines - before
+    shift = np.cumsum(bad_spans)
+    last = np.append(thresholds[1:] != thresholds[:-1], True)  # adjacent bad rows: one step
+    fix = (thresholds[last].astype(np.int64), shift[last].astype(np.int64))
+    return bad_lines.astype(np.int64), nfields[bad_idx].astype(np.int64), fix
+
+
+def _fix_lines_arrow(table: pa.Table, thresholds: np.ndarray, shift: np.ndarray) -> pa.Table:
+    lines = table.column(LINE).to_numpy()
+    step = np.searchsorted(thresholds, lines, side="right")  # bad-row runs before each row
+    fixed = lines + np.concatenate(([0], shift))[step]
+    return table.set_column(0, LINE, pa.array(fixed, pa.int64()))
+
+
+def _fix_lines_duckdb(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    ncols: int,
+    thresholds: np.ndarray,
+    shift: np.ndarray,
+) -> None:
+    fix = pa.table({"t": pa.array(thresholds, pa.int64()), "s": pa.array(shift, pa.int64())})
+    con.register("_rf_line_fix", fix)
+    try:
+        cols = ", ".join(f"g.c{i}" for i in range(ncols))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {stage} AS "
+            f"SELECT g.{LINE} + coalesce(f.s, 0) AS {LINE}, {cols} "
+            f"FROM {stage} g ASOF LEFT JOIN _rf_line_fix f ON g.{LINE} >= f.t"
+        )
+    finally:
+        con.unregister("_rf_line_fix")
+
+
+# -- Parquet ----------------------------------------------------------------------------
+
+
+def _as_text(arr: pa.ChunkedArray | pa.Array, name: str, display: str) -> pa.Array:
+    t = arr.type
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_dictionary(t):
+        arr = arr.dictionary_decode()
+        t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        out = arr
+    elif pa.types.is_null(t):
+        out = pa.nulls(len(arr), pa.string())
+    elif pa.types.is_timestamp(t):
+        out = pc.strftime(pc.cast(arr, pa.timestamp("s", t.tz), safe=False), "%Y-%m-%d %H:%M:%S")
+    elif pa.types.is_date(t):
+        out = pc.strftime(arr, "%Y-%m-%d")
+    elif (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_decimal(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_time(t)
+    ):
+        out = pc.cast(arr, pa.string())
+    elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        try:
+            out = pc.cast(arr, pa.string())
+        except pa.ArrowInvalid:
+            raise InputError(
+                "binary values that are not UTF-8 text", file=display, column=name
+            ) from None
+    else:
+        raise InputError(f"type {t} cannot be read as text", file=display, column=name)
+    return pc.fill_null(pc.cast(out, pa.string()), "")
+
+
+def _stage_parquet(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    src: int,
+    display: str,
+    stage: str,
+    on_rows: RowsCallback | None,
+    on_header: HeaderCallback | None,
+) -> StagedFile:
+    staged = StagedFile(src, display, path, "row", stage, [])
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"not a readable Parquet file ({_arrow_msg(exc)})", file=display) from None
+    arrow_schema = pf.schema_arrow
+    staged.columns = _check_names(list(arrow_schema.names), display, None)
+    n = len(staged.columns)
+    for f, name in zip(arrow_schema, staged.columns, strict=True):
+        t = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
+        if pa.types.is_nested(t) or pa.types.is_union(t) or pa.types.is_map(t):
+            raise InputError(f"type {f.type} cannot be read as text", file=display, column=name)
+        if pa.types.is_integer(t) and name.lower().endswith("_id"):
+            staged.warnings.append(
+                f"{display}: column {name!r} is stored as integers; leading zeros of ids "
+                "may have been lost before ringfinder saw them"
+            )
+    if on_header:
+        on_header(staged.columns)
+    cols = [f"c{i}" for i in range(n)]
+    schema = pa.schema([(LINE, pa.int64())] + [(c, pa.string()) for c in cols])
+    state = {"rows": 0}
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in pf.iter_batches(batch_size=PARQUET_BATCH):
+            arrays = [_as_text(batch.column(i), staged.columns[i], display) for i in range(n)]
+            rows = pa.array(
+                np.arange(state["rows"] + 1, state["rows"] + batch.num_rows + 1), pa.int64()
+            )
+            state["rows"] += batch.num_rows
+            if on_rows:
+                on_rows(state["rows"])
+            yield pa.RecordBatch.from_arrays([rows, *arrays], schema=schema)
+
+    big = path.stat().st_size > ARROW_MAX_BYTES // 4  # compressed: ~4x as text
+    try:
+        if big:
+            _ingest(con, staged, schema, batches())
+        else:
+            _register(con, staged, _collect(schema, batches()))
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"cannot read the Parquet file: {_arrow_msg(exc)}", file=display) from None
+    staged.rows = state["rows"]
+    return staged
