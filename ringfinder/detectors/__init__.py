@@ -7,7 +7,13 @@ import importlib
 from ringfinder.detectors.base import Detector
 
 #: Registered detectors, in the order they run.
-DETECTOR_MODULES: tuple[str, ...] = ("shared_card", "co_admission")
+DETECTOR_MODULES: tuple[str, ...] = (
+    "shared_card",
+    "co_admission",
+    "fake_invoice",
+    "pharmacy_resale",
+    "referral_loop",
+)
 
 
 def all_detectors() -> list[Detector]:

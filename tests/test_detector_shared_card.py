@@ -1,0 +1,363 @@
+"""shared_card: retained-card bursts and dead/lost cards are found; honest crowds are not."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ringfinder import i18n
+from ringfinder.detectors.shared_card import DETECTOR, Params, run
+from ringfinder.engine.embedded import EmbeddedEngine
+
+T0 = datetime(2025, 1, 1)
+REGIONS = [f"3302{i:02d}" for i in range(1, 9)]
+
+
+class Town:
+    """Persons, cards, providers and settlements, honest crowds built in bulk."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.persons: list[dict] = []
+        self.cards: list[dict] = []
+        self.institutions: list[dict] = []
+        self.pharmacies: list[dict] = []
+        self.claims: list[pd.DataFrame] = []
+        self.n_claims = 0
+
+    def person(
+        self,
+        pid: str,
+        region: str,
+        *,
+        address: str | None = None,
+        phone: str | None = None,
+        account: str | None = None,
+        death: date | None = None,
+        status: str = "active",
+        status_date: date | None = None,
+    ) -> str:
+        self.persons.append(
+            {
+                "person_id": pid,
+                "region_code": region,
+                "address": address or f"ad-{pid}",
+                "phone": phone or f"ph-{pid}",
+                "bank_account": account or f"ac-{pid}",
+                "death_date": death,
+            }
+        )
+        self.cards.append(
+            {"card_id": f"C{pid}", "person_id": pid, "status": status, "status_date": status_date}
+        )
+        return f"C{pid}"
+
+    def provider(self, pid: str, region: str, pharmacy: bool) -> str:
+        row = {"name": pid, "region_code": region}
+        if pharmacy:
+            self.pharmacies.append({"pharmacy_id": pid, **row})
+        else:
+            self.institutions.append({"institution_id": pid, "level": "clinic", **row})
+        return pid
+
+    def settle(
+        self,
+        cards: list[str] | np.ndarray,
+        provider: str,
+        times: list[datetime] | pd.DatetimeIndex | np.ndarray,
+        *,
+        terminal: str | None = None,
+        visit: str = "pharmacy",
+    ) -> list[str]:
+        n = len(cards)
+        ids = [f"K{self.n_claims + i:07d}" for i in range(n)]
+        self.n_claims += n
+        cards = np.asarray(cards, dtype=object)
+        self.claims.append(
+            pd.DataFrame(
+                {
+                    "claim_id": ids,
+                    "person_id": [str(c)[1:] for c in cards],
+                    "card_id": cards,
+                    "provider_id": provider,
+                    "doctor_id": f"D-{provider}",
+                    "visit_type": visit,
+                    "start_time": pd.to_datetime(np.asarray(times)),
+                    "total_amount": 150.0,
+                    "fund_amount": 90.0,
+                    "terminal_id": terminal,
+                }
+            )
+        )
+        return ids
+
+    def crowd(self, provider: str, region: str, customers: int, visits: int, tag: str) -> None:
+        """Regular customers of a provider, each at random days and daytime hours."""
+        cards = [
+            self.person(f"{tag}{i:05d}", REGIONS[0] if i % 3 else region) for i in range(customers)
+        ]
+        card = np.repeat(cards, visits)
+        days = self.rng.integers(0, 365, size=len(card))
+        secs = self.rng.integers(8 * 3600, 21 * 3600, size=len(card))
+        times = np.datetime64(T0) + (days * 86400 + secs).astype("timedelta64[s]")
+        self.settle(card, provider, times, terminal=f"T-{provider}")
+
+    def burst(
+        self,
+        cards: list[str],
+        provider: str,
+        day: int,
+        hour: float,
+        *,
+        share: float = 0.8,
+        terminal: str | None = None,
+        visit: str = "pharmacy",
+    ) -> list[str]:
+        """Some of ``cards`` swiped one after another, one to three minutes apart."""
+        chosen = [c for c in cards if self.rng.random() < share]
+        self.rng.shuffle(chosen)
+        t = T0 + timedelta(days=day, hours=hour)
+        times = []
+        for _ in chosen:
+            times.append(t)
+            t += timedelta(seconds=int(self.rng.integers(60, 180)))
+        return self.settle(
+            chosen, provider, times, terminal=terminal or f"T-{provider}", visit=visit
+        )
+
+    def engine(self) -> EmbeddedEngine:
+        eng = EmbeddedEngine(None)
+        tables = {
+            "persons": pd.DataFrame(self.persons),
+            "cards": pd.DataFrame(self.cards),
+            "institutions": pd.DataFrame(self.institutions),
+            "pharmacies": pd.DataFrame(self.pharmacies),
+            "claims": pd.concat(self.claims, ignore_index=True),
+        }
+        for table, df in tables.items():
+            if df.empty:
+                continue
+            eng.con.register("_rows", df)
+            cols = ", ".join(f'"{c}"' for c in df.columns)
+            eng.con.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM _rows')
+            eng.con.unregister("_rows")
+        return eng
+
+
+def town_with_everything(seed: int = 1) -> tuple[Town, dict[str, set[str]]]:
+    town = Town(seed)
+    out: dict[str, set[str]] = {}
+    busy = town.provider("P_BUSY", REGIONS[0], pharmacy=True)
+    clinic = town.provider("H_CLIN", REGIONS[1], pharmacy=False)
+    dial = town.provider("H_DIAL", REGIONS[0], pharmacy=False)
+    for name in ("P_TWO", "P_THREE", "P_FOUR", "P_FIVE"):
+        town.provider(name, REGIONS[2], pharmacy=True)
+    town.crowd(busy, REGIONS[0], customers=3000, visits=12, tag="b")  # ~100 a day
+    town.crowd(clinic, REGIONS[1], customers=400, visits=4, tag="c")
+
+    # a clinic swiping the cards of absent villagers at night, monthly
+    ring = [
+        town.person(
+            f"r{i:03d}",
+            REGIONS[5],
+            address=f"village-{i}",
+            phone=f"collector-{i % 2}" if i % 3 == 0 else None,
+        )
+        for i in range(20)
+    ]
+    for month in range(12):
+        town.burst(ring, clinic, 30 * month + 5, 22.5, visit="outpatient")
+    out["ring"] = set(ring)
+
+    # a quieter ring inside the busy pharmacy's daytime crowd, holders from elsewhere
+    ring2 = [town.person(f"s{i:03d}", REGIONS[6]) for i in range(10)]
+    for k in range(8):
+        town.burst(ring2, busy, 40 * k + 11, 14.2, share=0.9)
+    out["ring_busy"] = set(ring2)
+
+    # a dialysis shift settled at reception: same patients, minutes apart, 3 times a week
+    dial_cards = [town.person(f"d{i:03d}", REGIONS[0]) for i in range(12)]
+    for day in range(365):
+        if day % 7 in (0, 2, 4):
+            town.burst(dial_cards, dial, day, 7.5, share=0.95, visit="chronic_outpatient")
+    out["dialysis"] = set(dial_cards)
+
+    # a family of three shopping together every week at the busy pharmacy
+    fam = [town.person(f"f{i}", REGIONS[0], address="home-f") for i in range(3)]
+    for week in range(52):
+        town.burst(fam, busy, 7 * week + 2, 18.0, share=1.0)
+    out["family"] = set(fam)
+
+    # a daughter buying her living mother's chronic drugs with the mother's card
+    mother = town.person("m0", REGIONS[0], address="home-m")
+    town.settle([mother] * 12, busy, [T0 + timedelta(days=30 * i, hours=10) for i in range(12)])
+    out["parent_card"] = {mother}
+
+    # a nursing home's staff fetching residents' drugs with their cards, monthly
+    home = [town.person(f"n{i:02d}", REGIONS[0], address="nursing-home") for i in range(10)]
+    for month in range(12):
+        town.burst(home, busy, 30 * month + 20, 9.5, share=1.0)
+    out["nursing_home"] = set(home)
+
+    # a dead holder's card used monthly after the death; one more used once
+    dead = town.person("x0", REGIONS[2], death=date(2025, 3, 1))
+    town.settle(
+        [dead] * 10, "P_TWO", [T0 + timedelta(days=65 + 30 * i, hours=11) for i in range(10)]
+    )
+    once = town.person("x1", REGIONS[2], death=date(2025, 5, 1))
+    town.settle([once], "P_THREE", [T0 + timedelta(days=150, hours=11)])
+    out["dead"], out["dead_once"] = {dead}, {once}
+    # a card reported lost, then used on four days
+    lost = town.person("y0", REGIONS[2], status="lost", status_date=date(2025, 6, 1))
+    town.settle(
+        [lost] * 4, "P_FOUR", [T0 + timedelta(days=160 + 9 * i, hours=15) for i in range(4)]
+    )
+    out["lost"] = {lost}
+    # two dead holders' cards used at one pharmacy: one finding for the provider
+    pair = [town.person(f"z{i}", REGIONS[2], death=date(2025, 2, 1)) for i in range(2)]
+    for i, c in enumerate(pair):
+        town.settle([c] * 3, "P_FIVE", [T0 + timedelta(days=100 + 20 * j + i) for j in range(3)])
+    out["dead_pair"] = set(pair)
+    return town, out
+
+
+@pytest.fixture(scope="module")
+def found() -> tuple[list, dict[str, set[str]]]:
+    town, planted = town_with_everything()
+    eng = town.engine()
+    try:
+        return run(eng, Params()), planted
+    finally:
+        eng.close()
+
+
+def test_detector_declaration() -> None:
+    assert DETECTOR.name == "shared_card"
+    assert {"claims", "cards"} <= set(DETECTOR.requires)
+    assert isinstance(DETECTOR.default_params(), Params)
+
+
+def test_night_ring_found_with_its_cards(found) -> None:
+    findings, planted = found
+    hits = [f for f in findings if f.cards & planted["ring"]]
+    assert len(hits) == 1
+    f = hits[0]
+    assert f.cards == planted["ring"]
+    assert f.institutions == {"H_CLIN"} and not f.pharmacies
+    assert f.persons == {c[1:] for c in planted["ring"]}
+    assert f.doctors == {"D-H_CLIN"}
+    assert f.strength >= 0.75
+    assert {"odd_hours", "away", "identifiers"} <= set(f.figures["terms"])
+    assert all(f.pattern == "shared_card" for f in findings)
+
+
+def test_ring_in_a_busy_pharmacy_found(found) -> None:
+    findings, planted = found
+    hits = [f for f in findings if f.cards & planted["ring_busy"]]
+    assert len(hits) == 1
+    assert hits[0].cards == planted["ring_busy"]
+    assert hits[0].pharmacies == {"P_BUSY"}
+    assert hits[0].strength >= 0.5
+
+
+def test_evidence_is_the_burst_settlements(found) -> None:
+    findings, planted = found
+    f = next(f for f in findings if f.cards & planted["ring"])
+    # every evidence claim is a night settlement of a ring card at the clinic
+    assert len(f.claims) == sum(f.figures["burst_cards"])
+    assert f.figures["bursts"] == 12
+
+
+def test_honest_lookalikes_stay_below_half(found) -> None:
+    findings, planted = found
+    strong = [f for f in findings if f.strength >= 0.5]
+    for kind in ("dialysis", "family", "parent_card", "nursing_home"):
+        assert not any(f.cards & planted[kind] for f in strong), kind
+    for kind in ("family", "parent_card", "nursing_home"):
+        assert not any(f.cards & planted[kind] for f in findings), kind
+    dial = [f for f in findings if f.cards & planted["dialysis"]]
+    assert all(any(r.code == "shared_card.cohort" for r in f.reasons) for f in dial)
+    # nothing else in the busy pharmacy's crowd
+    crowd = [f for f in strong if any(c.startswith("Cb") for c in f.cards)]
+    assert crowd == []
+
+
+def test_dead_and_lost_cards(found) -> None:
+    findings, planted = found
+    dead = next(f for f in findings if f.cards == planted["dead"])
+    assert dead.pharmacies == {"P_TWO"}
+    assert dead.persons == {"x0"}
+    assert len(dead.claims) == 10 and dead.strength >= 0.9
+    assert [r.code for r in dead.reasons] == ["shared_card.dead"]
+    assert dead.reasons[0].figures["days"] == 10
+    once = next(f for f in findings if f.cards == planted["dead_once"])
+    assert 0 < once.strength < 0.5
+    lost = next(f for f in findings if f.cards == planted["lost"])
+    assert [r.code for r in lost.reasons] == ["shared_card.status"]
+    assert lost.reasons[0].figures["days"] == 4
+    assert lost.strength >= 0.5
+    pair = [f for f in findings if f.cards & planted["dead_pair"]]
+    assert len(pair) == 1 and pair[0].cards == planted["dead_pair"]
+    assert pair[0].pharmacies == {"P_FIVE"}
+
+
+def test_reasons_render(found) -> None:
+    findings, planted = found
+    f = next(f for f in findings if f.cards & planted["ring"])
+    for lang in ("zh", "en"):
+        assert all("{" not in i18n.render(r, lang) for r in f.reasons)
+    text = i18n.render(f.reasons[0], "en")
+    assert "20 cards" in text and "12 bursts" in text
+
+
+def test_pure_busy_pharmacy_gives_nothing_strong() -> None:
+    town = Town(9)
+    town.provider("P_X", REGIONS[0], pharmacy=True)
+    town.crowd("P_X", REGIONS[0], customers=2000, visits=24, tag="q")
+    eng = town.engine()
+    try:
+        findings = run(eng, Params())
+    finally:
+        eng.close()
+    assert all(f.strength < 0.5 for f in findings)
+
+
+def test_empty_store() -> None:
+    eng = EmbeddedEngine(None)
+    try:
+        assert run(eng, Params()) == []
+    finally:
+        eng.close()
+
+
+def test_dead_person_without_card_and_determinism() -> None:
+    town = Town(4)
+    town.provider("H_A", REGIONS[0], pharmacy=False)
+    town.crowd("H_A", REGIONS[0], customers=200, visits=6, tag="a")
+    ghost = town.person("g0", REGIONS[0], death=date(2025, 2, 1))
+    ids = town.settle([ghost] * 3, "H_A", [T0 + timedelta(days=60 + 7 * i) for i in range(3)])
+    claims = town.claims[-1]
+    claims["card_id"] = None  # settled on the person, no card recorded
+    ring = [town.person(f"r{i}", REGIONS[4], phone="collector") for i in range(6)]
+    for month in range(6):
+        town.burst(ring, "H_A", 30 * month + 3, 23.0, share=1.0, visit="outpatient")
+    runs = []
+    for _ in range(2):
+        eng = town.engine()
+        try:
+            runs.append(run(eng, Params()))
+        finally:
+            eng.close()
+    a, b = runs
+    assert [(sorted(f.cards), sorted(f.persons), f.strength) for f in a] == [
+        (sorted(f.cards), sorted(f.persons), f.strength) for f in b
+    ]
+    ghost_f = next(f for f in a if "g0" in f.persons)
+    assert ghost_f.claims == set(ids) and not ghost_f.cards
+    assert ghost_f.institutions == {"H_A"}
+    ring_f = next(f for f in a if f.cards & set(ring))
+    assert ring_f.cards == set(ring) and ring_f.strength >= 0.75
+    assert "identifiers" in ring_f.figures["terms"]
