@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.neo4j_fixture import neo4j_driver, neo4j_server  # noqa: F401
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
