@@ -43,13 +43,26 @@ def root(
 
 
 def _register() -> None:
-    from ringfinder.cli import eval_cmd, load_cmd, neo4j_cmd, rules_cmd, run_cmd, synth_cmd
+    from ringfinder.cli import (
+        eval_cmd,
+        export_cmd,
+        leads_cmd,
+        load_cmd,
+        neo4j_cmd,
+        rules_cmd,
+        run_cmd,
+        synth_cmd,
+    )
 
     app.command("synth")(synth_cmd.synth)
     app.command("load")(load_cmd.load)
     app.command("run")(run_cmd.run)
     app.command("rules")(rules_cmd.rules)
     app.command("eval")(eval_cmd.eval_)
+    app.add_typer(leads_cmd.app, name="leads")
+    app.command("export")(export_cmd.export)
+    app.command("verify")(export_cmd.verify)
+    app.command("report")(export_cmd.report)
     app.add_typer(neo4j_cmd.app, name="neo4j")
 
 
