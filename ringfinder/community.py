@@ -7,8 +7,11 @@ rarely are, each tie a *signal kind*:
   least ``min_shared_days`` distinct days; weight per day 1/(crowd − 1);
 - ``card_burst``: their cards settled on the same terminal within the same
   ``burst_minutes`` window, in at least ``min_shared_bursts`` distinct windows;
-- ``shared_identifier``: the same (pseudonymised) phone, bank account or address;
-  weight 1/(k − 1) for an identifier shared by k persons;
+- ``shared_identifier``: the same (pseudonymised) phone or bank account; weight
+  1/(k − 1) for an identifier shared by k persons;
+- ``household``: the same address, weighted the same way. It joins families and
+  care homes into communities but is not a signal: living together explains why
+  persons go to the doctor together;
 - ``agent``: their window reimbursements went through the same submitter phone or
   payee account (that is not their own).
 
@@ -19,10 +22,15 @@ not with the square of a hospital's daily admissions; identifiers shared by more
 ``max_identifier_share`` persons are placeholders, not links.
 
 Leiden (modularity, resolution 1, fixed seed; see :class:`LeidenSettings`) partitions
-the graph. A community becomes a ``community`` finding only when it is tied by at
-least ``min_signal_kinds`` different kinds (families share identifiers and nothing
-else; dialysis cohorts are outpatients) and the pattern detectors have not already
-reported most of its members.
+the graph. A community becomes a ``community`` finding only for what the pattern detectors
+did not already say: persons named in a pattern finding are left out, and the rest
+must still be a ring on its own — ``min_size`` persons or more, tied by at least
+``min_signal_kinds`` different kinds (families share identifiers and nothing else;
+dialysis cohorts are outpatients), with most of them (``behaviour_share``) tied by
+behaviour (admitted together, cards swiped together, one agent) to someone outside
+their household, not only by a shared phone or address: Leiden happily joins a few
+families through one pair of patients who met on a ward, and a care home's residents
+taken to their check-ups together are one household; neither is a ring.
 """
 
 from __future__ import annotations
@@ -54,8 +62,12 @@ MESSAGES = {
         "en": "{pairs} pairs of their cards settled on one terminal within {minutes} minutes",
     },
     "community.shared_identifier": {
-        "zh": "{pairs} 对人员共用电话、银行账户或地址",
-        "en": "{pairs} pairs share a phone, bank account or address",
+        "zh": "{pairs} 对人员共用电话或银行账户",
+        "en": "{pairs} pairs share a phone or bank account",
+    },
+    "community.household": {
+        "zh": "{pairs} 对人员登记住址相同",
+        "en": "{pairs} pairs share an address",
     },
     "community.agent": {
         "zh": "{pairs} 对人员的手工报销经同一代办电话或收款账户",
@@ -68,7 +80,11 @@ MESSAGES = {
 }
 i18n.register(MESSAGES)
 
-KINDS = ("co_admission", "card_burst", "shared_identifier", "agent")
+KINDS = ("co_admission", "card_burst", "shared_identifier", "agent", "household")
+#: Ties that count towards a community's signal kinds (a shared address does not).
+SIGNALS = ("co_admission", "card_burst", "shared_identifier", "agent")
+#: Ties that are things persons did together, as opposed to identifiers they share.
+BEHAVIOURAL = ("co_admission", "card_burst", "agent")
 
 
 @dataclass(frozen=True)
@@ -84,8 +100,8 @@ class CommunityParams:
     - ``max_identifier_share`` 30: an identifier on more persons is a placeholder.
     - ``min_size`` 4 and ``min_signal_kinds`` 2: a ring is several persons tied in
       several ways; a family is a few persons tied one way.
-    - ``covered_share`` 0.5: skip communities whose persons are mostly in a finding
-      already (the detectors said it).
+    - ``behaviour_share`` 0.5: most of a ring's persons are tied by what they did
+      together; shared identifiers alone make a family.
     """
 
     min_shared_days: int = 2
@@ -95,7 +111,7 @@ class CommunityParams:
     max_identifier_share: int = 30
     min_size: int = 4
     min_signal_kinds: int = 2
-    covered_share: float = 0.5
+    behaviour_share: float = 0.5
     leiden: LeidenSettings = field(default_factory=LeidenSettings)
 
 
@@ -167,7 +183,9 @@ def _identifier_pairs(
 _SHARED_IDS = """
     SELECT person_id, 'ph:' || phone AS ident FROM persons WHERE phone IS NOT NULL
     UNION ALL SELECT person_id, 'ac:' || bank_account FROM persons WHERE bank_account IS NOT NULL
-    UNION ALL SELECT person_id, 'ad:' || address FROM persons WHERE address IS NOT NULL
+"""
+_ADDRESSES = """
+    SELECT person_id, address AS ident FROM persons WHERE address IS NOT NULL
 """
 _AGENT_IDS = """
     SELECT r.person_id, 'ph:' || r.submitter_phone AS ident
@@ -188,6 +206,7 @@ def person_edges(engine: EmbeddedEngine, params: CommunityParams) -> pd.DataFram
         parts.append(_co_admission_pairs(engine, params))
         parts.append(_card_burst_pairs(engine, params))
     parts.append(_identifier_pairs(engine, params, "shared_identifier", _SHARED_IDS))
+    parts.append(_identifier_pairs(engine, params, "household", _ADDRESSES))
     if "reimbursements" in present:
         parts.append(_identifier_pairs(engine, params, "agent", _AGENT_IDS))
     parts = [x for x in parts if len(x)]
@@ -230,13 +249,21 @@ def detect_communities(
     edges = edges.assign(ca=membership[src], cb=membership[dst])
     internal = edges[(edges["ca"] == edges["cb"]) & edges["ca"].isin(groups.index)]
     covered: set[str] = set().union(*(f.persons for f in prior)) if prior else set()
+    address = _addresses(engine, internal[internal["kind"].isin(BEHAVIOURAL)])
     findings = []
     for comm, grp in internal.groupby("ca", sort=True):
-        members = set(groups[comm])
-        kinds = sorted(set(grp["kind"]), key=KINDS.index)
-        if len(kinds) < p.min_signal_kinds:
+        members = set(groups[comm]) - covered  # what the detectors did not say
+        if len(members) < p.min_size:
             continue
-        if len(members & covered) >= p.covered_share * len(members):
+        grp = grp[grp["a"].isin(members) & grp["b"].isin(members)]
+        kinds = sorted(set(grp["kind"]), key=KINDS.index)
+        if sum(k in SIGNALS for k in kinds) < p.min_signal_kinds:
+            continue
+        acts = grp[grp["kind"].isin(BEHAVIOURAL)]
+        # persons of one address going out together (a family, a care home) is no ring
+        same_home = acts["a"].map(address) == acts["b"].map(address)
+        acting = set(acts.loc[~same_home, "a"]) | set(acts.loc[~same_home, "b"])
+        if len(acting) < max(p.min_size, p.behaviour_share * len(members)):
             continue
         findings.append(_finding(engine, members, grp, kinds, p))
     ids = groups.map(_community_id)
@@ -248,6 +275,19 @@ def detect_communities(
         }
     )
     return CommunityResult(findings, partition, p.leiden.record())
+
+
+def _addresses(engine: EmbeddedEngine, edges: pd.DataFrame) -> pd.Series:
+    """person_id -> address for the persons of ``edges`` (however many share it)."""
+    persons = sorted(set(edges["a"]) | set(edges["b"]))
+    if not persons:
+        return pd.Series(dtype=object)
+    rows = engine.sql(
+        "SELECT person_id, address FROM persons "
+        "WHERE address IS NOT NULL AND person_id IN (SELECT unnest($p))",
+        {"p": persons},
+    ).fetchall()
+    return pd.Series(dict(rows), dtype=object)
 
 
 def find_communities(
@@ -271,7 +311,8 @@ def _finding(
     # share of members tied by two or more kinds: rings are tied many ways, crowds one way
     multi = grp.melt(id_vars=["kind"], value_vars=["a", "b"]).groupby("value")["kind"].nunique()
     mixed = float((multi >= 2).sum()) / max(len(tied), 1)
-    strength = min(0.9, 0.35 + 0.15 * (len(kinds) - 1) + 0.3 * mixed)
+    signals = sum(k in SIGNALS for k in kinds)
+    strength = min(0.9, 0.35 + 0.15 * (signals - 1) + 0.3 * mixed)
     reasons = [
         Reason(
             "community.ties",

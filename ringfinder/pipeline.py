@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ringfinder import __version__
+from ringfinder import __version__, triage
 from ringfinder.community import detect_communities
 from ringfinder.detectors import Detector, all_detectors
 from ringfinder.engine.embedded import EmbeddedEngine
@@ -24,6 +24,12 @@ from ringfinder.rules import Coverage, RuleHits, coverage, screen
 from ringfinder.summary import render_summary
 
 log = logging.getLogger(__name__)
+
+#: Leads scoring below this are held back from leads.jsonl (counted in the summary).
+#: Detectors cap evidence that honest groups also produce (lockstep of a dialysis
+#: shift, a family tied only by an address) below 0.5, so 50 means "more likely a
+#: scheme than an honest cohort"; ``--min-score 0`` lists everything.
+MIN_SCORE = 50.0
 
 
 @dataclass
@@ -45,6 +51,10 @@ class RunResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     rule_hits: RuleHits | None = None
     rule_coverage: Coverage | None = None
+    triage_run: str | None = None  # the run id kept in the workspace's triage store
+    held_back: int = 0  # dismissed leads that did not grow, not raised again
+    below_min_score: int = 0  # groups scored under min_score, not raised
+    min_score: float = MIN_SCORE
 
 
 @dataclass
@@ -110,6 +120,7 @@ def run_job(
     engine: EmbeddedEngine,
     load_options: LoadOptions | None = None,
     lang: str = "en",
+    min_score: float = MIN_SCORE,
     callbacks: RunCallbacks | None = None,
 ) -> RunResult:
     """Load ``data_dir`` (if given), run the detectors, write leads and a summary."""
@@ -136,8 +147,14 @@ def run_job(
     if cb.stage:
         cb.stage("score")
     t0 = time.perf_counter()
-    leads = build_leads(findings, engine)
+    scored = build_leads(findings, engine)
     timings["score"] = time.perf_counter() - t0
+    leads = [lead for lead in scored if lead.score >= min_score]
+    below = len(scored) - len(leads)
+    triage_run = triage.record_run(engine.con, leads)
+    held_back = len(leads)
+    leads = triage.apply_marks(engine.con, leads)
+    held_back -= len(leads)
     t0 = time.perf_counter()
     hits = screen(engine)
     cover = coverage([lead.members["persons"] for lead in leads], hits)
@@ -149,7 +166,10 @@ def run_job(
         "run": out_dir / "run.json",
     }
     write_leads(leads, outputs["leads"], lang)
-    result = RunResult(report, runs, findings, leads, timings, outputs, hits, cover)
+    result = RunResult(
+        report, runs, findings, leads, timings, outputs, hits, cover, triage_run, held_back,
+        below, min_score,
+    )
     atomic_write_text(outputs["summary"], render_summary(result, lang))
     atomic_write_text(outputs["run"], json.dumps(run_record(result), ensure_ascii=False, indent=2))
     return result
@@ -175,7 +195,11 @@ def run_record(result: RunResult) -> dict[str, object]:
             }
             for d in result.detectors
         ],
+        "triage_run": result.triage_run,
         "leads": len(result.leads),
+        "leads_held_back": result.held_back,
+        "min_score": result.min_score,
+        "groups_below_min_score": result.below_min_score,
         "rules": {
             "persons_flagged": result.rule_hits.counts() if result.rule_hits else {},
             "leads_caught_by_rules": result.rule_coverage.caught if result.rule_coverage else 0,

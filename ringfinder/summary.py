@@ -55,6 +55,15 @@ MESSAGES = {
         "the members flagged); {partial} more only in part; {missed} only the graph finds.",
     },
     "summary.none": {"zh": "未发现线索。", "en": "No leads found."},
+    "summary.below": {
+        "zh": "另有 {n} 个可疑群体评分低于 {min_score}，未列为线索（--min-score 0 可全部列出）。",
+        "en": "{n} more groups scored below {min_score} and are not raised "
+        "(--min-score 0 lists them).",
+    },
+    "summary.held": {
+        "zh": "{n} 条已排除（dismissed）且未扩大的线索未再提出。",
+        "en": "{n} dismissed leads that did not grow are not raised again.",
+    },
 }
 i18n.register(MESSAGES)
 
@@ -93,6 +102,13 @@ def render_summary(result: RunResult, lang: str) -> str:
         lines.append(t("summary.none", lang))
     elif result.rule_coverage is not None:
         lines += [rules_line(result, lang), ""]
+    if result.below_min_score:
+        lines += [
+            t("summary.below", lang, n=result.below_min_score, min_score=result.min_score),
+            "",
+        ]
+    if result.held_back:
+        lines += [t("summary.held", lang, n=result.held_back), ""]
     for rank, lead in enumerate(result.leads[:SUMMARY_TOP], 1):
         lines += [
             t(

@@ -48,7 +48,7 @@ def engine() -> EmbeddedEngine:
 
 def test_ring_found_family_and_crowd_left_alone(engine: EmbeddedEngine) -> None:
     edges = person_edges(engine, CommunityParams())
-    assert set(edges["kind"]) == {"co_admission", "shared_identifier", "agent"}
+    assert set(edges["kind"]) == {"co_admission", "household", "agent"}
     assert not any(edges["a"].str.startswith("x")), "a crowd above max_crowd adds no pairs"
     (found,) = find_communities(engine)
     assert found.persons == {f"r{i}" for i in range(6)}
@@ -87,3 +87,42 @@ def test_partition_keeps_every_community_of_min_size(engine: EmbeddedEngine) -> 
     assert ring["community_id"].iloc[0] != family["community_id"].iloc[0]
     assert len(result.findings) == 1  # the family is a community, not a finding
     assert result.settings["objective"] == "modularity"
+
+
+def test_families_bridged_by_one_ward_pair_are_not_a_ring(engine: EmbeddedEngine) -> None:
+    con = engine.con
+    # two families of 4 (shared address each); one member of each admitted together twice
+    for fam in ("g", "h"):
+        for i in range(4):
+            con.execute(
+                "INSERT INTO persons (person_id, address) VALUES (?, ?)", [f"{fam}{i}", f"ad_{fam}"]
+            )
+    con.executemany(
+        "INSERT INTO claims (claim_id, person_id, provider_id, visit_type, start_time, "
+        "total_amount, fund_amount) VALUES (?, ?, 'H3', 'inpatient', ?, 1000, 800)",
+        [
+            [f"w-{p}-{d}", p, datetime(2025, 3, 1) + timedelta(d)]
+            for p in ("g0", "h0")
+            for d in (0, 30)
+        ],
+    )
+    found = find_communities(engine)
+    assert [f.persons for f in found] == [{f"r{i}" for i in range(6)}]
+
+
+def test_care_home_taken_out_together_is_not_a_ring(engine: EmbeddedEngine) -> None:
+    con = engine.con
+    # eight residents of one home (one address, half on the desk phone), admitted together
+    home = [f"n{i}" for i in range(8)]
+    for i, p in enumerate(home):
+        con.execute(
+            "INSERT INTO persons (person_id, address, phone) VALUES (?, 'ad_home', ?)",
+            [p, "ph_desk" if i % 2 else None],
+        )
+    con.executemany(
+        "INSERT INTO claims (claim_id, person_id, provider_id, visit_type, start_time, "
+        "total_amount, fund_amount) VALUES (?, ?, 'H4', 'inpatient', ?, 1000, 800)",
+        [[f"n-{p}-{d}", p, datetime(2025, 2, 1) + timedelta(d)] for p in home for d in (0, 60)],
+    )
+    found = find_communities(engine)
+    assert [f.persons for f in found] == [{f"r{i}" for i in range(6)}]

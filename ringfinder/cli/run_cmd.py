@@ -13,7 +13,7 @@ from ringfinder import i18n
 from ringfinder.cli.console import err, out
 from ringfinder.errors import ConfigError
 from ringfinder.load import LoadOptions
-from ringfinder.pipeline import DetectorRun, RunCallbacks, RunResult, run_job
+from ringfinder.pipeline import MIN_SCORE, DetectorRun, RunCallbacks, RunResult, run_job
 
 TOP_DEFAULT = 15
 
@@ -45,6 +45,14 @@ def run(
         typer.Option(help="Language of reasons and reports: zh or en (default from the locale)."),
     ] = None,
     top: Annotated[int, typer.Option(help="Leads shown in the final table.")] = TOP_DEFAULT,
+    min_score: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=100.0,
+            help="Raise only leads scoring at least this (0 lists every group found).",
+        ),
+    ] = MIN_SCORE,
     push_neo4j: Annotated[
         bool,
         typer.Option(
@@ -86,7 +94,13 @@ def run(
         callbacks = RunCallbacks(on_load, on_stage, on_detector)
         with get_engine("embedded", workspace=ws) as eng:
             result = run_job(
-                data_dir, out_dir, engine=eng, load_options=options, lang=lang, callbacks=callbacks
+                data_dir,
+                out_dir,
+                engine=eng,
+                load_options=options,
+                lang=lang,
+                min_score=min_score,
+                callbacks=callbacks,
             )
             if push_neo4j:
                 from ringfinder.cli.neo4j_cmd import push_run
