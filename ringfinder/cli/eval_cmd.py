@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from ringfinder.cli.console import err, out
@@ -51,6 +52,17 @@ def evaluate_city(persons: int, seed: int, work: Path) -> dict[str, Any]:
     }
 
 
+_SHORT = {
+    "co_admission": "co_adm",
+    "fake_invoice": "invoice",
+    "pharmacy_resale": "resale",
+    "referral_loop": "referral",
+    "shared_card": "card",
+}
+_LEGEND = "found/planted per kind; LA: honest look-alike groups in the top K; rules: leads the "
+_LEGEND += "rule baseline alone catches"
+
+
 def eval_(
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "101,202,303",
     persons: Annotated[str, typer.Option(help="Comma-separated city sizes.")] = "20000",
@@ -70,9 +82,10 @@ def eval_(
                 err.print(f"city of {n:,} persons, seed {seed} ...")
                 rows.append(evaluate_city(n, seed, base))
     kinds = sorted({k for r in rows for k in r["per_kind"]})
-    table = Table(title="Evaluation against planted truth")
-    for col in ["persons", "seed", "recall", *kinds, "P@K", "K", "look-alikes", "rules", "run s"]:
-        table.add_column(col, justify="right")
+    table = Table(title="Evaluation against planted truth", caption=_LEGEND)
+    short = [_SHORT.get(k, k) for k in kinds]
+    for col in ["persons", "seed", "recall", *short, "P@K", "K", "LA", "rules", "run s"]:
+        table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         table.add_row(
             f"{r['persons']:,}",
@@ -90,7 +103,22 @@ def eval_(
             str(r["rules_caught_leads"]),
             f"{r['run_seconds']:.1f}",
         )
-    out.print(table)
+    # piped to a file or an issue note: wide enough for every column
+    (out if out.is_terminal else Console(width=160)).print(table)
+    if rows:
+        found = sum(v["found"] for r in rows for v in r["per_kind"].values())
+        planted = sum(v["planted"] for r in rows for v in r["per_kind"].values())
+        per_kind = {
+            k: sum(r["per_kind"][k]["found"] for r in rows if k in r["per_kind"])
+            / max(1, sum(r["per_kind"][k]["planted"] for r in rows if k in r["per_kind"]))
+            for k in kinds
+        }
+        out.print(
+            f"overall recall {found / max(planted, 1):.3f} ({found}/{planted}); "
+            f"lowest per kind {min(per_kind.values(), default=0):.2f}; "
+            f"lowest P@K {min(r['precision_at_k'] for r in rows):.2f}; "
+            f"look-alikes in top K {sum(len(r['lookalikes_in_top_k']) for r in rows)}"
+        )
     for r in rows:
         if r["missed"] or r["lookalikes_in_top_k"]:
             err.print(
