@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ringfinder.cli.console import err, out
@@ -103,8 +102,7 @@ def eval_(
             str(r["rules_caught_leads"]),
             f"{r['run_seconds']:.1f}",
         )
-    # piped to a file or an issue note: wide enough for every column
-    (out if out.is_terminal else Console(width=160)).print(table)
+    out.print(table)
     if rows:
         found = sum(v["found"] for r in rows for v in r["per_kind"].values())
         planted = sum(v["planted"] for r in rows for v in r["per_kind"].values())

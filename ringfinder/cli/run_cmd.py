@@ -115,7 +115,7 @@ def run(
 
         err.print(rules_line(result, lang))
     leads_path, summary_path = result.outputs["leads"], result.outputs["summary"]
-    err.print(f"wrote {leads_path} ({len(result.leads)} leads) and {summary_path}")
+    err.print(_WROTE[lang].format(leads=leads_path, n=len(result.leads), summary=summary_path))
 
 
 def _progress() -> Progress:
@@ -138,19 +138,25 @@ def _render_detectors(result: RunResult) -> None:
             err.print(f"  {d.name}: [yellow]not run[/] (needs {', '.join(d.missing)})")
 
 
+_COLUMNS = {
+    "zh": ("序号", "线索", "模式", "评分", "人员", "医保卡", "涉案金额（元）", "首要理由"),
+    "en": ("#", "lead", "pattern", "score", "persons", "cards", "amount (yuan)", "first reason"),
+}
+_TITLE = {"zh": "重点线索（前 {shown} 条，共 {n} 条）", "en": "Top leads ({shown} of {n})"}
+_WROTE = {
+    "zh": "已写出 {leads}（{n} 条线索）和 {summary}",
+    "en": "wrote {leads} ({n} leads) and {summary}",
+}
+
+
 def _render_leads(result: RunResult, lang: str, top: int) -> None:
-    table = Table(title=f"Top leads ({min(top, len(result.leads))} of {len(result.leads)})")
-    for col, kw in (
-        ("#", {"justify": "right"}),
-        ("lead", {}),
-        ("pattern", {}),
-        ("score", {"justify": "right"}),
-        ("persons", {"justify": "right"}),
-        ("cards", {"justify": "right"}),
-        ("amount (yuan)", {"justify": "right"}),
-        ("first reason", {"overflow": "fold"}),
-    ):
-        table.add_column(col, **kw)  # type: ignore[arg-type]
+    n = len(result.leads)
+    table = Table(title=_TITLE[lang].format(shown=min(top, n), n=n))
+    for col, right in zip(_COLUMNS[lang], (1, 0, 0, 1, 1, 1, 1, 0), strict=True):
+        if right:
+            table.add_column(col, justify="right")
+        else:
+            table.add_column(col, overflow="fold")
     for rank, lead in enumerate(result.leads[:top], 1):
         table.add_row(
             str(rank),
