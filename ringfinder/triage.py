@@ -781,19 +781,34 @@ def mark_lead(
 
 
 def neo4j_mark_sink(driver: Any, database: str) -> MarkSink:
-    """Hook for the Neo4j engine: write each mark onto its ``(:Lead)`` node.
+    """Write each mark onto its ``(:Lead)`` node, so Bloom can filter by status.
 
-    Not wired yet: the Neo4j side (``ringfinder.neo4j.writeback``) owns the Lead nodes
-    and will implement this (``SET l.status, l.note, l.marked_at, l.marked_by`` and a
-    ``(:Lead)-[:MARKED]->(:Mark)`` history). Until then it says so instead of silently
-    writing nothing.
+    Sets ``status``, ``marked_at`` and ``marked_by`` on the lead and keeps the history as
+    ``(:Lead)-[:MARKED]->(:Mark {status, note, marked_at, marked_by, run_id})``, values
+    as parameters only. A lead that is not in Neo4j (never pushed) is an error, raised
+    after the workspace has kept the mark.
     """
 
     def sink(mark: Mark) -> None:
-        raise EngineError(
-            f"mark of {mark.lead_id} kept in the workspace; writing marks to Neo4j "
-            "is not implemented yet"
+        records, _, _ = driver.execute_query(
+            "MATCH (l:Lead {lead_id: $id}) "
+            "SET l.status = $status, l.marked_at = datetime($at), l.marked_by = $who "
+            "CREATE (l)-[:MARKED]->(:Mark {status: $status, note: $note, "
+            "marked_at: datetime($at), marked_by: $who, run_id: $run}) "
+            "RETURN count(l) AS n",
+            id=mark.lead_id,
+            status=mark.status,
+            note=mark.note,
+            at=mark.marked_at.isoformat(),
+            who=mark.who,
+            run=mark.run_id,
+            database_=database,
         )
+        if not records or records[0]["n"] == 0:
+            raise EngineError(
+                f"mark of {mark.lead_id} kept in the workspace, but the lead is not in "
+                "Neo4j: push the run first (ringfinder run --push-neo4j)"
+            )
 
     return sink
 

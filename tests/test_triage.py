@@ -119,16 +119,24 @@ def test_campaign_stats(con) -> None:  # noqa: ANN001
     assert json.loads(json.dumps(s.to_json()))["to_transfer"] == 1
 
 
-def test_neo4j_hook_says_it_is_not_wired(con) -> None:  # noqa: ANN001
+@pytest.mark.neo4j
+def test_marks_reach_the_lead_node_in_neo4j(con, neo4j_driver) -> None:  # noqa: ANN001
     lead = _lead(["a", "b"], ["c1"], "10.00")
     triage.record_run(con, [lead])
-    seen = []
-    triage.mark_lead(con, lead.lead_id, "reviewing", sinks=[seen.append])
-    assert seen and seen[0].lead_id == lead.lead_id
-    with pytest.raises(Exception, match="not implemented"):
-        triage.mark_lead(con, lead.lead_id, "reviewing", sinks=[triage.neo4j_mark_sink(None, "x")])
-    # the mark itself was kept before the sink failed
-    assert len(triage.mark_history(con, lead.lead_id)) == 2
+    sink = triage.neo4j_mark_sink(neo4j_driver, "neo4j")
+    with pytest.raises(Exception, match="not in Neo4j"):
+        triage.mark_lead(con, lead.lead_id, "reviewing", sinks=[sink])
+    assert len(triage.mark_history(con, lead.lead_id)) == 1  # the workspace kept it
+    neo4j_driver.execute_query("CREATE (:Lead {lead_id: $id})", id=lead.lead_id)
+    triage.mark_lead(con, lead.lead_id, "reviewing", "first look", sinks=[sink])
+    triage.mark_lead(con, lead.lead_id, "confirmed", "x') DETACH DELETE n //", sinks=[sink])
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (l:Lead {lead_id: $id})-[:MARKED]->(m:Mark) "
+        "RETURN l.status AS status, m.note AS note ORDER BY m.marked_at",
+        id=lead.lead_id,
+    )
+    assert [r["status"] for r in records] == ["confirmed", "confirmed"]
+    assert [r["note"] for r in records] == ["first look", "x') DETACH DELETE n //"]
 
 
 def _app() -> typer.Typer:
