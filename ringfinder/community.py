@@ -36,9 +36,10 @@ taken to their check-ups together are one household; neither is a ring.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ringfinder import i18n
@@ -215,6 +216,20 @@ def person_edges(engine: EmbeddedEngine, params: CommunityParams) -> pd.DataFram
     return pd.concat(parts, ignore_index=True)
 
 
+def canonical_edges(edges: pd.DataFrame) -> pd.DataFrame:
+    """The edges in one order (by a, b, kind) with weights rounded to 1e-9.
+
+    Leiden's result depends on the vertex and edge order and, on ties, on the last bits
+    of the weights; a query's row order and its floating sums depend on how the store
+    happens to hold the rows. Sorting and rounding make the partition a function of the
+    data alone, the same from any store (the workspace, a copy of it, Neo4j).
+    """
+    if edges.empty:
+        return edges
+    edges = edges.assign(weight=edges["weight"].astype(float).round(9))
+    return edges.sort_values(["a", "b", "kind"], kind="stable", ignore_index=True)
+
+
 @dataclass
 class CommunityResult:
     """Communities of the person graph and the findings raised from them."""
@@ -229,21 +244,42 @@ def _community_id(members: Sequence[str]) -> str:
     return "C" + h[:12].upper()
 
 
+#: ``(persons, src, dst, weights, settings) -> membership``: who partitions the person
+#: graph (default python-igraph's Leiden; the Neo4j engine may hand in GDS Leiden).
+Partitioner = Callable[
+    [Sequence[str], np.ndarray, np.ndarray, np.ndarray, LeidenSettings], np.ndarray
+]
+
+
+def _igraph_leiden(
+    persons: Sequence[str],
+    src: np.ndarray,
+    dst: np.ndarray,
+    weights: np.ndarray,
+    settings: LeidenSettings,
+) -> np.ndarray:
+    return leiden(len(persons), src, dst, weights, settings=settings)
+
+
 def detect_communities(
     engine: EmbeddedEngine,
     params: CommunityParams | None = None,
     prior: Sequence[Finding] = (),
+    *,
+    partitioner: Partitioner | None = None,
 ) -> CommunityResult:
     """Leiden partition of the person graph; findings for communities nobody reported."""
     p = params or CommunityParams()
     empty = pd.DataFrame({"person_id": [], "community_id": [], "size": []})
-    edges = person_edges(engine, p)
+    edges = canonical_edges(person_edges(engine, p))
     if edges.empty:
         return CommunityResult([], empty, p.leiden.record())
     codes, persons = pd.factorize(pd.concat([edges["a"], edges["b"]], ignore_index=True))
     n_e = len(edges)
     src, dst = codes[:n_e], codes[n_e:]
-    membership = leiden(len(persons), src, dst, edges["weight"].to_numpy(), settings=p.leiden)
+    membership = (partitioner or _igraph_leiden)(
+        list(persons), src, dst, edges["weight"].to_numpy(), p.leiden
+    )
     groups = pd.Series(persons, dtype=object).groupby(membership).agg(list)
     groups = groups[groups.map(len) >= p.min_size]
     edges = edges.assign(ca=membership[src], cb=membership[dst])

@@ -12,14 +12,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ringfinder import __version__, triage
-from ringfinder.community import detect_communities
 from ringfinder.detectors import Detector, all_detectors
-from ringfinder.engine.embedded import EmbeddedEngine
+from ringfinder.engine.base import Engine
 from ringfinder.findings import Finding
 from ringfinder.leads import Lead, atomic_write_text, build_leads, write_leads
-from ringfinder.load import LoadOptions, LoadReport, ProgressCallback, load_folder
+from ringfinder.load import LoadOptions, LoadReport, ProgressCallback
 from ringfinder.rules import Coverage, RuleHits, coverage, screen
 from ringfinder.summary import render_summary
 
@@ -55,6 +55,8 @@ class RunResult:
     held_back: int = 0  # dismissed leads that did not grow, not raised again
     below_min_score: int = 0  # groups scored under min_score, not raised
     min_score: float = MIN_SCORE
+    engine: str = "embedded"
+    engine_info: dict[str, Any] = field(default_factory=dict)  # e.g. Neo4j stage timings
 
 
 @dataclass
@@ -72,7 +74,7 @@ def runnable(detector: Detector, present: Sequence[str]) -> tuple[str, ...]:
 
 
 def detect(
-    engine: EmbeddedEngine,
+    engine: Engine,
     detectors: Sequence[Detector] | None = None,
     callbacks: RunCallbacks | None = None,
 ) -> tuple[list[Finding], list[DetectorRun]]:
@@ -99,7 +101,7 @@ def detect(
     return findings, runs
 
 
-def store_partition(engine: EmbeddedEngine, partition: object) -> None:
+def store_partition(engine: Engine, partition: object) -> None:
     """Keep the latest community partition in the workspace (for Neo4j and exports)."""
     engine.con.register("_partition", partition)
     try:
@@ -117,13 +119,20 @@ def run_job(
     data_dir: Path | None,
     out_dir: Path,
     *,
-    engine: EmbeddedEngine,
+    engine: Engine,
     load_options: LoadOptions | None = None,
     lang: str = "en",
     min_score: float = MIN_SCORE,
     callbacks: RunCallbacks | None = None,
 ) -> RunResult:
-    """Load ``data_dir`` (if given), run the detectors, write leads and a summary."""
+    """Load ``data_dir`` (if given), run the detectors, write leads and a summary.
+
+    ``engine`` is any :class:`ringfinder.engine.base.Engine`: it loads (the Neo4j engine
+    validates into the workspace and then MERGEs the graph into Neo4j), runs the
+    detectors and the communities, and publishes the leads where it keeps a graph
+    (``Engine.write_back``). Triage marks and the partition live in the workspace
+    (``engine.con``) whichever engine ran.
+    """
     cb = callbacks or RunCallbacks()
     timings: dict[str, float] = {}
     report = None
@@ -131,7 +140,7 @@ def run_job(
         if cb.stage:
             cb.stage("load")
         t0 = time.perf_counter()
-        report = load_folder(engine.con, data_dir, load_options, progress=cb.load_progress)
+        report = engine.load(data_dir, load_options, cb.load_progress)
         timings["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     findings, runs = detect(engine, callbacks=cb)
@@ -139,7 +148,7 @@ def run_job(
     if cb.stage:
         cb.stage("communities")
     t0 = time.perf_counter()
-    communities = detect_communities(engine, prior=findings)
+    communities = engine.communities(prior=findings)
     store_partition(engine, communities.partition)
     findings.extend(communities.findings)
     timings["communities"] = time.perf_counter() - t0
@@ -156,7 +165,7 @@ def run_job(
     leads = triage.apply_marks(engine.con, leads)
     held_back -= len(leads)
     t0 = time.perf_counter()
-    hits = screen(engine)
+    hits = screen(engine.relational())
     cover = coverage([lead.members["persons"] for lead in leads], hits)
     timings["rules"] = time.perf_counter() - t0
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -166,9 +175,26 @@ def run_job(
         "run": out_dir / "run.json",
     }
     write_leads(leads, outputs["leads"], lang)
+    if cb.stage and engine.name != "embedded":
+        cb.stage("write-back")
+    t0 = time.perf_counter()
+    if engine.write_back(leads, lang) is not None:
+        timings["write_back"] = time.perf_counter() - t0
     result = RunResult(
-        report, runs, findings, leads, timings, outputs, hits, cover, triage_run, held_back,
-        below, min_score,
+        report,
+        runs,
+        findings,
+        leads,
+        timings,
+        outputs,
+        hits,
+        cover,
+        triage_run,
+        held_back,
+        below,
+        min_score,
+        engine.name,
+        engine.describe(),
     )
     atomic_write_text(outputs["summary"], render_summary(result, lang))
     atomic_write_text(outputs["run"], json.dumps(run_record(result), ensure_ascii=False, indent=2))
@@ -179,7 +205,8 @@ def run_record(result: RunResult) -> dict[str, object]:
     """Machine-readable record of the run: versions, counts, timings (no personal data)."""
     return {
         "ringfinder": __version__,
-        "engine": "embedded",
+        "engine": result.engine,
+        **({"engine_info": result.engine_info} if result.engine_info else {}),
         "load": [
             {"table": t.table, "read": t.read, "loaded": t.loaded, "rejected": t.rejected}
             for t in (result.load.tables if result.load else [])

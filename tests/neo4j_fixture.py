@@ -51,9 +51,7 @@ def clear_database(driver: Any, *, database: str = "neo4j", schema: bool = True)
     without hitting the transaction memory cap. Keeps Neo4j's built-in token lookup indexes.
     """
     with driver.session(database=database) as session:
-        session.run(
-            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-        ).consume()
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1000 ROWS").consume()
         if not schema:
             return
         for rec in session.run("SHOW CONSTRAINTS YIELD name RETURN name").data():

@@ -1,9 +1,9 @@
-"""``ringfinder run DATA_DIR --out OUT_DIR``: the whole job on the embedded engine."""
+"""``ringfinder run DATA_DIR --out OUT_DIR``: the whole job, on the embedded or the Neo4j engine."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -38,7 +38,12 @@ def run(
     ] = "auto",
     strict: Annotated[bool, typer.Option(help="Fail if any row is rejected.")] = False,
     engine: Annotated[
-        str, typer.Option(envvar="RINGFINDER_ENGINE", help="Engine: embedded (default).")
+        str,
+        typer.Option(
+            envvar="RINGFINDER_ENGINE",
+            help="Engine: embedded (default) or neo4j (the graph in Neo4j is the store; "
+            "NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD / NEO4J_DATABASE or the config file).",
+        ),
     ] = "embedded",
     lang: Annotated[
         str | None,
@@ -57,7 +62,8 @@ def run(
         bool,
         typer.Option(
             "--push-neo4j",
-            help="Also write leads, risk scores and communities to Neo4j (NEO4J_* settings).",
+            help="Also write leads, risk scores and communities to Neo4j (NEO4J_* settings; "
+            "the neo4j engine always does).",
         ),
     ] = False,
 ) -> None:
@@ -68,8 +74,8 @@ def run(
     lang = lang or i18n.default_lang()
     if lang not in i18n.LANGS:
         raise ConfigError(f"--lang must be one of {', '.join(i18n.LANGS)}")
-    if engine != "embedded":
-        raise ConfigError(f"engine {engine!r} is not available for run yet; use embedded")
+    if engine not in ("embedded", "neo4j"):
+        raise ConfigError(f"--engine must be embedded or neo4j, not {engine!r}")
     if not data_dir.is_dir():
         raise ConfigError(f"{data_dir}: not a folder")
     ws = workspace or out_dir / "workspace"
@@ -92,20 +98,31 @@ def run(
                 progress.update(tasks[key], total=1, completed=1)
 
         callbacks = RunCallbacks(on_load, on_stage, on_detector)
-        with get_engine("embedded", workspace=ws) as eng:
-            result = run_job(
-                data_dir,
-                out_dir,
-                engine=eng,
-                load_options=options,
-                lang=lang,
-                min_score=min_score,
-                callbacks=callbacks,
-            )
-            if push_neo4j:
-                from ringfinder.cli.neo4j_cmd import push_run
+        kwargs: dict[str, Any] = {"workspace": ws}
+        driver = None
+        if engine == "neo4j":
+            from ringfinder.cli.neo4j_cmd import connect
 
-                push_run(result.leads, eng.con, lang)
+            driver, kwargs["database"] = connect(None, None, None)
+            kwargs["driver"] = driver
+        try:
+            with get_engine(engine, **kwargs) as eng:
+                result = run_job(
+                    data_dir,
+                    out_dir,
+                    engine=eng,
+                    load_options=options,
+                    lang=lang,
+                    min_score=min_score,
+                    callbacks=callbacks,
+                )
+                if push_neo4j and engine == "embedded":  # the neo4j engine always writes back
+                    from ringfinder.cli.neo4j_cmd import push_run
+
+                    push_run(result.leads, eng.con, lang)
+        finally:
+            if driver is not None:
+                driver.close()
     if result.load is not None:
         render_load_report(result.load)
     _render_detectors(result)

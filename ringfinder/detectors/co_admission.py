@@ -206,13 +206,35 @@ _GRP = "_rf_co_admission_grp"
 _HOS = "_rf_co_admission_hosp"
 
 
+_CNT = "_rf_co_admission_counted"
+
+#: Columns of the same-day pair counts (step 2's co-occurrence), as another engine hands them.
+PAIR_COLUMNS = ("h", "a", "b", "days")
+
+
 def run(engine: EmbeddedEngine, params: Params) -> list[Finding]:
     """Co-admission findings (see the module docstring)."""
     with temp_tables(engine, _ADM, _GRP, _HOS):
         return _run(engine, params)
 
 
-def _run(engine: EmbeddedEngine, p: Params) -> list[Finding]:
+def run_on_pairs(engine: EmbeddedEngine, params: Params, pairs: pd.DataFrame) -> list[Finding]:
+    """The detector with step 2's same-day pair counts computed elsewhere.
+
+    ``pairs`` has one row per pair of persons admitted to hospital ``h`` on the same
+    day on ``days`` (≥ ``min_pair_days``) distinct days, counted over repeat patients
+    and days of at most ``max_day_crowd`` of them (``PAIR_COLUMNS``). The Neo4j engine
+    counts them in Cypher (``cypher/detectors/co_admission_pairs``); the chance model,
+    the grouping and the scoring run here, as in :func:`run`.
+    """
+    if pairs.empty:
+        return []  # no pair shares days: nothing to group (as in run)
+    with temp_tables(engine, _ADM, _GRP, _HOS, _CNT):
+        frame_table(engine, _CNT, pairs[list(PAIR_COLUMNS)].astype({"days": "int64"}))
+        return _run(engine, params, counted=_CNT)
+
+
+def _run(engine: EmbeddedEngine, p: Params, counted: str | None = None) -> list[Finding]:
     engine.sql(
         f"""
         CREATE OR REPLACE TEMP TABLE {_ADM} AS
@@ -224,6 +246,13 @@ def _run(engine: EmbeddedEngine, p: Params) -> list[Finding]:
         FROM claims WHERE visit_type = 'inpatient'
         """
     )
+    pair_counts = (
+        f"SELECT h, a, b, days FROM {counted}"
+        if counted
+        else """SELECT x.h, x.person_id AS a, y.person_id AS b, count(*) AS days
+            FROM c x JOIN c y ON x.h = y.h AND x.d = y.d AND x.person_id < y.person_id
+            GROUP BY ALL HAVING count(*) >= $k"""
+    )
     pairs = engine.sql(
         f"""
         WITH a AS (SELECT DISTINCT h, person_id, d FROM {_ADM}),
@@ -234,11 +263,7 @@ def _run(engine: EmbeddedEngine, p: Params) -> list[Finding]:
         crowd AS (SELECT h, d, count(*) AS n FROM cand GROUP BY ALL
                   HAVING count(*) BETWEEN 2 AND $cap),
         c AS (SELECT cand.* FROM cand SEMI JOIN crowd USING (h, d)),
-        pairs AS (
-            SELECT x.h, x.person_id AS a, y.person_id AS b, count(*) AS days
-            FROM c x JOIN c y ON x.h = y.h AND x.d = y.d AND x.person_id < y.person_id
-            GROUP BY ALL HAVING count(*) >= $k
-        )
+        pairs AS ({pair_counts})
         SELECT pairs.*, ra.n * rb.n * prof.w2 AS expected
         FROM pairs JOIN rep ra ON ra.h = pairs.h AND ra.person_id = pairs.a
         JOIN rep rb ON rb.h = pairs.h AND rb.person_id = pairs.b

@@ -182,6 +182,40 @@ def run(engine: EmbeddedEngine, params: Params) -> list[Finding]:
         engine.sql(f"DROP TABLE IF EXISTS {_RING}")
 
 
+#: Columns of the loop-instance legs (step 1), as another engine hands them over.
+LEG_COLUMNS = ("inst", "pid", "referral_id", "f", "t", "d", "doctor_id", "len", "cycle")
+
+
+def run_on_legs(engine: EmbeddedEngine, params: Params, legs: pd.DataFrame) -> list[Finding]:
+    """Steps 2–5 on loop instances computed elsewhere (one row per leg, ``LEG_COLUMNS``).
+
+    The Neo4j engine computes step 1 in Cypher (``cypher/detectors/referral_loop_legs``)
+    and scores the rows here, on the tables it pulled into ``engine``: one definition of
+    the scoring, whichever store found the loops.
+    """
+    if legs.empty:
+        return []  # no loop instance (as in run)
+    view = f"{_LEGS}__frame"
+    engine.con.register(view, legs[list(LEG_COLUMNS)])
+    try:
+        engine.sql(
+            f"""CREATE OR REPLACE TEMP TABLE {_LEGS} AS
+                SELECT CAST(inst AS VARCHAR) AS inst, CAST(pid AS VARCHAR) AS pid,
+                       CAST(referral_id AS VARCHAR) AS referral_id, CAST(f AS VARCHAR) AS f,
+                       CAST(t AS VARCHAR) AS t, CAST(d AS DATE) AS d,
+                       CAST(doctor_id AS VARCHAR) AS doctor_id, CAST(len AS BIGINT) AS len,
+                       CAST(cycle AS VARCHAR) AS cycle
+                FROM {view}"""
+        )
+    finally:
+        engine.con.unregister(view)
+    try:
+        return _findings(engine, params)
+    finally:
+        engine.sql(f"DROP TABLE IF EXISTS {_LEGS}")
+        engine.sql(f"DROP TABLE IF EXISTS {_RING}")
+
+
 def _findings(engine: EmbeddedEngine, p: Params) -> list[Finding]:
     # per (patient, cycle): how often travelled; cycling = twice or more, or 3+ places
     pc = engine.sql(

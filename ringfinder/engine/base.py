@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -13,8 +13,14 @@ from typing import TYPE_CHECKING, Any
 from ringfinder.errors import EngineError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ringfinder.community import CommunityResult
     from ringfinder.detectors.base import Detector
+    from ringfinder.engine.embedded import EmbeddedEngine
     from ringfinder.findings import Finding
+    from ringfinder.leads import Lead
+    from ringfinder.load import LoadOptions, LoadReport, ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,9 @@ class Engine(ABC):
     """
 
     name: str = "abstract"
+    #: The workspace's DuckDB connection: validated tables as loaded, triage marks,
+    #: the latest community partition (whichever engine runs the detectors).
+    con: Any
 
     @abstractmethod
     def tables(self) -> dict[str, int]:
@@ -48,6 +57,34 @@ class Engine(ABC):
     @abstractmethod
     def evidence_summary(self, ids: Iterable[str]) -> EvidenceSummary:
         """Total and fund money and first/last dates of the given evidence ids."""
+
+    # -- hooks the job (ringfinder.pipeline.run_job) calls; defaults for simple engines --
+    def load(
+        self,
+        data_dir: Path,
+        options: LoadOptions | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> LoadReport:
+        """Validate ``data_dir`` into the engine's store."""
+        raise EngineError(f"engine {self.name!r} cannot load data")
+
+    def relational(self) -> EmbeddedEngine:
+        """A store that answers SQL over the canonical tables (rule baseline, communities)."""
+        raise EngineError(f"engine {self.name!r} has no relational view")
+
+    def communities(self, prior: Sequence[Finding] = ()) -> CommunityResult:
+        """Leiden communities of the person graph (``community.detect_communities``)."""
+        from ringfinder.community import detect_communities
+
+        return detect_communities(self.relational(), prior=prior)
+
+    def write_back(self, leads: Sequence[Lead], lang: str) -> dict[str, Any] | None:
+        """Publish a run's leads and communities where the engine keeps its graph (if any)."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """Engine facts for run.json (no personal data)."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and locks."""

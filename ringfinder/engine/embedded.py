@@ -15,6 +15,7 @@ from ringfinder.schema import LOAD_ORDER, TABLES
 if TYPE_CHECKING:
     from ringfinder.detectors.base import Detector
     from ringfinder.findings import Finding
+    from ringfinder.load import LoadOptions, LoadReport, ProgressCallback
 
 DB_FILE = "ringfinder.duckdb"
 
@@ -94,6 +95,19 @@ class EmbeddedEngine(Engine):
         ).fetchone()
         assert row is not None
         return EvidenceSummary(row[0], row[1], row[2], row[3], int(row[4]))
+
+    def load(
+        self,
+        data_dir: Path,
+        options: LoadOptions | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> LoadReport:
+        from ringfinder.load import load_folder
+
+        return load_folder(self.con, data_dir, options, progress=progress)
+
+    def relational(self) -> EmbeddedEngine:
+        return self
 
     # -- helpers for detectors -------------------------------------------
     def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyConnection:
