@@ -51,7 +51,9 @@ Algorithm
    calibration in :mod:`ringfinder.detectors._common`). Lockstep alone is also what an
    honest scheduled cohort produces (patients on the same chemotherapy cycle or
    rehabilitation course, from all over the city), so without a residence trace of
-   at least ``corroborate_surprise`` the strength is capped at ``cohort_cap`` (well below 0.5).
+   at least ``corroborate_surprise`` — or else the whole billing profile the documents
+   describe, uniform stays *and* one diagnosis *and* a high fund share, each at that
+   level — the strength is capped at ``cohort_cap`` (well below 0.5).
 
 Honest look-alikes: hemodialysis cohorts (chronic outpatients, not admissions);
 nursing-home residents taken for check-ups by van (outpatients); an outbreak or
@@ -138,9 +140,10 @@ MESSAGES = {
         "stays at the hospital {base_pct}%)",
     },
     "co_admission.cohort": {
-        "zh": "成员居住地无集中或异地就医迹象;同批治疗的正常队列(如化疗周期)也会同日入院,"
-        "强度上限为{cap}",
-        "en": "no residence trace (one region, or travel from elsewhere); an honest "
+        "zh": "成员居住地无集中或异地就医迹象,住院天数、诊断、统筹比例也未同时异常;"
+        "同批治疗的正常队列(如化疗周期)也会同日入院,强度上限为{cap}",
+        "en": "no residence trace (one region, or travel from elsewhere) and not the "
+        "full billing profile (uniform stays, one diagnosis, high fund share); an honest "
         "scheduled cohort (e.g. chemotherapy cycles) is also admitted together, so the "
         "strength is capped at {cap}",
     },
@@ -180,6 +183,9 @@ class Params:
       at a tail probability of 0.01 or less, lockstep is what an honest scheduled
       cohort also shows: weak evidence, kept well below the 0.5 that marks evidence beyond
       honest behaviour (as strong as one unexplained day of settlements after a death).
+      Recruits from the hospital's own county leave no residence trace; for them the
+      documents' billing profile (short uniform stays, similar diagnoses, high fund
+      share: schemes.md §1), all three at that tail probability, corroborates instead.
     - ``half_surprise = 2``: strength 0.5 at a Bonferroni-adjusted tail probability of
       0.01 (shared by ringfinder's statistical detectors).
     - ``leiden``: modularity, resolution 1, fixed seed, iterated until stable.
@@ -549,7 +555,10 @@ def _finding(
             reasons.append(reason)
     surprise = float(sum(terms.values()))
     st = strength(surprise, tests, p.half_surprise)
-    corroborated = terms.get("residence", 0.0) >= p.corroborate_surprise
+    billing = ("stays", "diagnosis", "fund")
+    corroborated = terms.get("residence", 0.0) >= p.corroborate_surprise or all(
+        terms.get(t, 0.0) >= p.corroborate_surprise for t in billing
+    )
     if not corroborated and st > p.cohort_cap:
         st = p.cohort_cap
         reasons.append(Reason("co_admission.cohort", {"cap": p.cohort_cap}))
