@@ -284,6 +284,14 @@ def detect_communities(
     groups = groups[groups.map(len) >= p.min_size]
     edges = edges.assign(ca=membership[src], cb=membership[dst])
     internal = edges[(edges["ca"] == edges["cb"]) & edges["ca"].isin(groups.index)]
+    # only communities with a behavioural tie and enough signal kinds can qualify (their
+    # residue has no more): one vectorised pass spares the per-community loop for the
+    # tens of thousands of families a city has
+    signal = internal[internal["kind"].isin(SIGNALS)]
+    n_kinds = signal.groupby("ca")["kind"].nunique()
+    acting = signal.loc[signal["kind"].isin(BEHAVIOURAL), "ca"].unique()
+    candidates = n_kinds.index[(n_kinds >= p.min_signal_kinds) & n_kinds.index.isin(acting)]
+    internal = internal[internal["ca"].isin(candidates)]
     covered: set[str] = set().union(*(f.persons for f in prior)) if prior else set()
     address = _addresses(engine, internal[internal["kind"].isin(BEHAVIOURAL)])
     findings = []
