@@ -115,15 +115,17 @@ class Town:
         share: float = 0.8,
         terminal: str | None = None,
         visit: str = "pharmacy",
+        gap: tuple[int, int] = (60, 180),
     ) -> list[str]:
-        """Some of ``cards`` swiped one after another, one to three minutes apart."""
+        """Some of ``cards`` swiped one after another, ``gap`` seconds apart (one to three
+        minutes by default)."""
         chosen = [c for c in cards if self.rng.random() < share]
         self.rng.shuffle(chosen)
         t = T0 + timedelta(days=day, hours=hour)
         times = []
         for _ in chosen:
             times.append(t)
-            t += timedelta(seconds=int(self.rng.integers(60, 180)))
+            t += timedelta(seconds=int(self.rng.integers(*gap)))
         return self.settle(
             chosen, provider, times, terminal=terminal or f"T-{provider}", visit=visit
         )
@@ -361,3 +363,135 @@ def test_dead_person_without_card_and_determinism() -> None:
     ring_f = next(f for f in a if f.cards & set(ring))
     assert ring_f.cards == set(ring) and ring_f.strength >= 0.75
     assert "identifiers" in ring_f.figures["terms"]
+
+
+def _close_twice(claims: pd.DataFrame, cards: set[str], minutes: float) -> tuple[int, int]:
+    """Pairs of ``cards`` settled within ``minutes`` of each other on two or more days,
+    and pairs settled on the same day on two or more days (any distance)."""
+    c = claims[claims["card_id"].isin(cards)][["card_id", "start_time"]]
+    c = c.assign(d=c["start_time"].dt.normalize())
+    x = c.merge(c, on="d")
+    x = x[x["card_id_x"] < x["card_id_y"]]
+    near = x[(x["start_time_x"] - x["start_time_y"]).abs() <= pd.Timedelta(minutes=minutes)]
+    days_near = near.groupby(["card_id_x", "card_id_y"])["d"].nunique()
+    days_same = x.groupby(["card_id_x", "card_id_y"])["d"].nunique()
+    return int((days_near >= 2).sum()), int((days_same >= 2).sum())
+
+
+def test_long_shuffled_bursts_found() -> None:
+    """A village clinic swipes ~55 retained cards in four long evening bursts, one card
+    every two to three minutes in a new order each time: a burst lasts well over an hour,
+    so two given cards are rarely within 10 minutes of each other on two days. The
+    session (the run of settlements with gaps of 10 minutes or less) is the unit."""
+    town = Town(303)
+    clinic = town.provider("H_VIL", REGIONS[3], pharmacy=False)
+    town.crowd(clinic, REGIONS[3], customers=250, visits=2, tag="v")
+    ring = [town.person(f"L{i:03d}", REGIONS[6]) for i in range(56)]
+    for day in (40, 131, 222, 350):
+        town.burst(
+            ring,
+            clinic,
+            day,
+            18.0,
+            share=0.65,
+            gap=(120, 181),
+            terminal="T-H_VIL",
+            visit="outpatient",
+        )
+    # an honest dialysis shift elsewhere (lockstep, local holders): capped below 0.5
+    dial = town.provider("H_DIAL", REGIONS[0], pharmacy=False)
+    shift = [town.person(f"d{i:03d}", REGIONS[0]) for i in range(12)]
+    for day in range(0, 365, 7):
+        for k in (0, 2, 4):
+            town.burst(shift, dial, day + k, 7.5, share=0.95, visit="chronic_outpatient")
+    claims = pd.concat(town.claims, ignore_index=True)
+    near, same = _close_twice(claims, set(ring), 10)
+    assert same >= 400 and near < same / 10  # the premise: 10-minute ties are rare
+    repeat = (
+        claims[claims["card_id"].isin(ring)]
+        .groupby("card_id")["start_time"]
+        .apply(lambda s: s.dt.normalize().nunique())
+    )
+    again = set(repeat.index[repeat >= 2])
+    eng = town.engine()
+    try:
+        findings = run(eng, Params())
+    finally:
+        eng.close()
+    hits = [f for f in findings if f.cards & set(ring)]
+    assert len(hits) == 1
+    f = hits[0]
+    assert f.cards <= set(ring) and len(f.cards & again) >= 0.8 * len(again)
+    assert f.institutions == {clinic}
+    assert f.figures["bursts"] == 4 and f.strength >= 0.5
+    assert "away" in f.figures["terms"]
+    assert all(f.strength <= Params().cohort_cap for f in findings if f.cards & set(shift))
+
+
+def test_busy_terminal_pairing_is_bounded() -> None:
+    """A pharmacy busy all day is one long session: pairing every card of it with every
+    other would grow with the square of its day. Sessions longer than ``max_session``
+    fall back to the 10-minute window, so each settlement adds fewer than
+    ``max_session`` candidate pair rows, and nothing is found."""
+    from ringfinder.detectors import shared_card as sc
+    from ringfinder.detectors._common import temp_tables
+
+    town = Town(5)
+    shop = town.provider("P_ALL", REGIONS[0], pharmacy=True)
+    cards = [town.person(f"u{i:05d}", REGIONS[0]) for i in range(1500)]
+    days, per_day = 90, 400  # one settlement every 1.8 minutes, 8:00 to 20:00
+    card = town.rng.choice(np.asarray(cards, dtype=object), size=days * per_day)
+    day = np.repeat(np.arange(days), per_day)
+    secs = town.rng.integers(8 * 3600, 20 * 3600, size=day.size)
+    times = np.datetime64(T0) + (day * 86400 + secs).astype("timedelta64[s]")
+    town.settle(card, shop, times, terminal="T-P_ALL")
+    eng = town.engine()
+    cost = {}
+    try:
+        for top in (Params().max_session, 10**9):
+            with temp_tables(eng, sc._S0, sc._S, sc._P):
+                sc._pairs(eng, Params(max_session=top))
+                # candidate pair rows of the session join, per paired settlement
+                (per,) = eng.sql(
+                    f"""
+                    SELECT sum(s * (s - 1) / 2) / (SELECT count(*) FROM {sc._S})
+                    FROM (SELECT count(*) AS s FROM {sc._S} WHERE short GROUP BY tk, sid)
+                    """
+                ).fetchone()
+            cost[top] = float(per or 0.0)
+        findings = run(eng, Params())
+    finally:
+        eng.close()
+    assert cost[Params().max_session] < Params().max_session / 2
+    assert cost[10**9] > 100  # a whole day paired at once: the blow-up the bound prevents
+    assert findings == []
+
+
+def test_dialysis_shift_from_elsewhere_stays_capped() -> None:
+    """A dialysis centre draws patients from neighbouring districts: 11 of its 28 live
+    elsewhere, and by chance one shift is all of them. Against the centre's other
+    patients that shift looks "away" (a tail near 1e-4); against all its patients, and
+    charged for the traces and groups looked at, it is the chance it is: the cohort
+    stays capped below 0.5."""
+    town = Town(77)
+    centre = town.provider("H_DC", REGIONS[0], pharmacy=False)
+    away = [town.person(f"a{i:02d}", REGIONS[2 + i % 3]) for i in range(11)]
+    local = [town.person(f"l{i:02d}", REGIONS[0]) for i in range(17)]
+    shifts = [away[:6], away[6:] + local[:2], local[2:10], local[10:]]
+    for s, cards in enumerate(shifts):
+        for day in range(365):
+            if day % 7 in ((0, 2, 4) if s % 2 == 0 else (1, 3, 5)):
+                hour = 7.5 if s < 2 else 13.5
+                town.burst(cards, centre, day, hour, share=0.95, visit="chronic_outpatient")
+    # the rest of the city: a busy pharmacy's local crowd
+    town.provider("P_C", REGIONS[0], pharmacy=True)
+    town.crowd("P_C", REGIONS[0], customers=1000, visits=6, tag="c")
+    eng = town.engine()
+    try:
+        findings = run(eng, Params())
+    finally:
+        eng.close()
+    cohort = [f for f in findings if f.institutions == {centre}]
+    assert cohort  # found as lockstep ...
+    assert all(f.strength <= Params().cohort_cap for f in cohort)  # ... and capped
+    assert all(any(r.code == "shared_card.cohort" for r in f.reasons) for f in cohort)
