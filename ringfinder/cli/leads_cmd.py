@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ringfinder import i18n
@@ -235,20 +236,20 @@ def show(
         head.add_row("held by", f"dismissed lead {lead.held_by}")
     out.print(head)
     out.print("\n[bold]reasons[/]")
-    for i, text in enumerate(lead.reason_text(lang), 1):
-        out.print(f"  {i}. {text}", highlight=False)
+    for i, text in enumerate(lead.reason_text(lang), 1):  # data (ids, names): never markup
+        out.print(f"  {i}. {escape(text)}", highlight=False)
     if case.indicators:
         out.print(f"\n[bold]{t('export.sec.indicators', lang)}[/]")
         for ind in sorted(case.indicators, key=lambda x: x.kind != "fabrication"):
             mark = "[red]![/]" if ind.kind == "fabrication" else "-"
-            out.print(f"  {mark} {ind.text(lang)}", highlight=False)
+            out.print(f"  {mark} {escape(ind.text(lang))}", highlight=False)
     members = Table(title="members")
     for col in ("kind", "id", "role", "records", "amount (yuan)"):
         members.add_column(col, justify="right" if col in ("records", "amount (yuan)") else "left")
     for p in case.persons:
         members.add_row(
             "person",
-            p["person_id"],
+            escape(p["person_id"]),
             role_text(p["roles"], lang),
             str(p["evidence"]),
             fmt_money(p["amount"]),
@@ -256,7 +257,7 @@ def show(
     for d in case.doctors:
         members.add_row(
             "doctor",
-            d["doctor_id"],
+            escape(d["doctor_id"]),
             role_text(d["roles"], lang),
             str(d["evidence"]),
             fmt_money(d["amount"]),
@@ -264,7 +265,7 @@ def show(
     for inst in case.institutions:
         members.add_row(
             "institution",
-            f"{inst['institution_id']} {inst.get('name') or ''}",
+            escape(f"{inst['institution_id']} {inst.get('name') or ''}"),
             role_text(inst["roles"], lang),
             str(inst["evidence"]),
             fmt_money(inst["amount"]),
@@ -272,17 +273,17 @@ def show(
     for ph in case.pharmacies:
         members.add_row(
             "pharmacy",
-            f"{ph['pharmacy_id']} {ph.get('name') or ''}",
+            escape(f"{ph['pharmacy_id']} {ph.get('name') or ''}"),
             role_text(ph["roles"], lang),
             str(ph["evidence"]),
             fmt_money(ph["amount"]),
         )
     for k in lead.members.get("cards", []):
-        members.add_row("card", k, t("export.role.card", lang), "", "")
+        members.add_row("card", escape(k), t("export.role.card", lang), "", "")
     for ident in case.identifiers:
         members.add_row(
             ident["kind"],
-            str(ident["value"]),
+            escape(str(ident["value"])),
             t("export.role.organiser", lang),
             str(ident["records"]),
             fmt_money(ident["amount"]),
@@ -294,7 +295,10 @@ def show(
             marks.add_column(col)
         for m in lead.marks:
             marks.add_row(
-                f"{m.marked_at:%Y-%m-%d %H:%M:%S}", _status(m.status, lang), m.who, m.note
+                f"{m.marked_at:%Y-%m-%d %H:%M:%S}",
+                _status(m.status, lang),
+                escape(m.who),
+                escape(m.note),
             )
         out.print(marks)
     else:

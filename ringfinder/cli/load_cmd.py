@@ -113,6 +113,7 @@ def load_progress() -> Progress:
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # a pipe or a file: no bar, no stray blank line
     )
 
 

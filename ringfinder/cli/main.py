@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ringfinder import __version__
 from ringfinder.cli.console import err
@@ -69,26 +71,48 @@ def _register() -> None:
 _register()
 
 
+def one_line(message: str, limit: int = 2000) -> str:
+    """A message on one line (newlines and other control characters as spaces), cut."""
+    text = " ".join(_CONTROL.sub(" ", message).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def redact(message: str) -> str:
+    """An unexpected exception's message without quoted parts (they may be data)."""
+    return _QUOTED.sub("'…'", one_line(message, 300))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
 def main() -> None:
-    """Console-script entry: run the app; turn errors into one line and an exit code."""
+    """Console-script entry: run the app; turn errors into one line and an exit code.
+
+    An error ringfinder raises on purpose is printed as is (its messages name files,
+    lines and columns, never personal data); any other exception is a bug: its type
+    and message with quoted parts removed (a library may quote a value), and with
+    --verbose its frames (file, line, function; never the values of variables).
+    """
     try:
         app()
     except RingfinderError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(one_line(str(exc)))}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last boundary: never a traceback
         err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}. "
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(redact(str(exc)))}. "
             "Please report it with the command you ran (no data).",
             highlight=False,
         )
         if logging.getLogger().isEnabledFor(logging.DEBUG):
             import traceback
 
-            traceback.print_exception(type(exc), exc, None)  # no frames, no locals
+            for frame in traceback.extract_tb(exc.__traceback__):  # no values, no locals
+                err.print(f"  at {frame.filename}:{frame.lineno} in {frame.name}", highlight=False)
         sys.exit(70)
 
 

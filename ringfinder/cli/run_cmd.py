@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -144,6 +145,7 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # a pipe or a file: no bar, no stray blank line
     )
 
 
@@ -183,6 +185,6 @@ def _render_leads(result: RunResult, lang: str, top: int) -> None:
             str(len(lead.members["persons"])),
             str(len(lead.members["cards"])),
             f"{float(lead.amount_total):,.2f}",
-            i18n.render(lead.reasons[0], lang) if lead.reasons else "",
+            escape(i18n.render(lead.reasons[0], lang)) if lead.reasons else "",  # data: no markup
         )
     out.print(table)

@@ -41,6 +41,7 @@ def synth(
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # a pipe or a file: no bar, no stray blank line
     ) as progress:
         task = progress.add_task("synth", total=None)
         summary = synthesize(

@@ -11,6 +11,14 @@ error is placed on its exact line.
   saying whether they look like GB18030.
 - ``gb18030`` / ``gbk``: a file that is valid UTF-8 and has non-ASCII text is
   refused (it would load as mojibake), as are bytes the codec cannot decode.
+
+Files that are not CSV text at all (an Excel workbook or a zip, a Parquet file named
+``.csv``, UTF-16 text as Excel's "Unicode text" writes it, gzip) are recognised by
+their first bytes (:func:`sniff`) and refused with a message saying what they are.
+
+The same pass counts the quote characters and notes a lone CR line end: with an odd
+number of quotes the reader looks for a quoted value that is never closed, and with
+a lone CR it places rows with an exact CSV parser rather than its fast byte scan.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ringfinder.errors import ConfigError, EncodingMismatch
+from ringfinder.errors import ConfigError, EncodingMismatch, InputError
 
 ENCODINGS = ("auto", "utf-8", "gb18030", "gbk")
 _ALIASES = {"utf8": "utf-8", "utf-8-sig": "utf-8", "gb2312": "gbk", "cp936": "gbk"}
@@ -39,6 +47,39 @@ def normalise_encoding(name: str | None) -> str:
     return enc
 
 
+SNIFF_BYTES = 4096
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a zip archive or an Excel workbook (.xlsx), not a CSV file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls), not a CSV file"),
+    (b"PAR1", "a Parquet file with a .csv name: rename it to .parquet"),
+    (b"\x1f\x8b", "a gzip-compressed file, not a CSV file: unpack it first"),
+)
+
+
+def sniff(head: bytes, display: str) -> None:
+    """Refuse, from its first bytes, a file that is not CSV text in UTF-8 or GB18030."""
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            hint = "" if magic == b"PAR1" else "; save the sheet as CSV (UTF-8)"
+            raise InputError(f"{what}{hint}", file=display)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise EncodingMismatch(
+            "UTF-16 text (Excel's 'Unicode text'?), not UTF-8 or GB18030; save it as CSV (UTF-8)",
+            file=display,
+            line=1,
+        )
+    if len(head) >= 8 and any(
+        half.count(0) * 4 >= len(half) * 3 for half in (head[::2], head[1::2])
+    ):
+        # every other byte NUL: Latin letters and digits in UTF-16 (NUL-padded values
+        # of a fixed-width export are rejected row by row instead)
+        raise EncodingMismatch(
+            "UTF-16 text without a byte-order mark, not UTF-8 or GB18030; save it as CSV (UTF-8)",
+            file=display,
+            line=1,
+        )
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A CSV file ready for the UTF-8 reader."""
@@ -47,6 +88,22 @@ class Prepared:
     encoding: str  # what the bytes were: "utf-8", "gb18030" or "gbk"
     fallback_line: int | None = None  # auto mode: first line that is not UTF-8
     odd_line: int | None = None  # UTF-8 kept, but this line looks like misread GB18030
+    quotes: int = 0  # quote characters in the file
+    irregular: bool = False  # a lone CR line end (the fast byte scan cannot place rows)
+
+
+@dataclass
+class _Shape:
+    """What the reader needs to know about a file's quotes and line ends (cheap counts)."""
+
+    quotes: int = 0
+    irregular: bool = False  # a CR that does not end a CRLF
+
+    def add(self, piece: bytes) -> None:
+        self.quotes += piece.count(b'"')
+        # pieces end after a LF (or at the end of the file): the counts are exact
+        if not self.irregular and piece.count(b"\r") != piece.count(b"\r\n"):
+            self.irregular = True
 
 
 def _pieces(path: Path) -> Iterator[tuple[bytes, int]]:
@@ -88,10 +145,11 @@ _WIDE = re.compile(rb"[\xe0-\xf4]")
 _LATIN_2BYTE = re.compile(rb"[\xc2-\xc9][\x80-\xbf]")  # U+0080..U+027F: accented Latin
 
 
-def _scan_utf8(path: Path) -> _Utf8Scan:
+def _scan_utf8(path: Path, shape: _Shape) -> _Utf8Scan:
     """Check that ``path`` is UTF-8, noting whether its text looks like misread GB18030."""
     scan = _Utf8Scan()
     for piece, before in _pieces(path):
+        shape.add(piece)
         try:
             piece.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -120,21 +178,24 @@ def prepare(path: Path, encoding: str, display: str, tmp_dir: Path) -> Prepared:
     """Check ``path`` against ``encoding``; transcode to UTF-8 when it is GB18030/GBK."""
     enc = normalise_encoding(encoding)
     with path.open("rb") as fh:
-        head = fh.read(4)
+        head = fh.read(SNIFF_BYTES)
+    sniff(head, display)
+    shape = _Shape()
     if enc in ("auto", "utf-8") and not head.startswith(GB18030_BOM):
-        scan = _scan_utf8(path)
+        scan = _scan_utf8(path, shape)
         if scan.error is None:
+            kept = {"quotes": shape.quotes, "irregular": shape.irregular}
             if scan.wide or scan.odd_line is None:
-                return Prepared(path, "utf-8")
+                return Prepared(path, "utf-8", **kept)
             # valid UTF-8, but only as letters of scripts a Chinese export does not use
             # (e.g. 医院 in GB18030 reads as Cyrillic/Armenian): GB18030 when it decodes
             if enc == "auto":
                 try:
                     out = _transcode(path, "gb18030", display, tmp_dir, check_utf8=False)
                 except EncodingMismatch:
-                    return Prepared(path, "utf-8", odd_line=scan.odd_line)
-                return Prepared(out, "gb18030", fallback_line=scan.odd_line)
-            return Prepared(path, "utf-8", odd_line=scan.odd_line)
+                    return Prepared(path, "utf-8", odd_line=scan.odd_line, **kept)
+                return Prepared(out, "gb18030", fallback_line=scan.odd_line, **kept)
+            return Prepared(path, "utf-8", odd_line=scan.odd_line, **kept)
         line, sample = scan.error
         if enc == "utf-8":
             looks = (
@@ -142,13 +203,16 @@ def prepare(path: Path, encoding: str, display: str, tmp_dir: Path) -> Prepared:
             )
             hint = "; try --encoding gb18030" if looks.startswith("bytes") else ""
             raise EncodingMismatch(f"not valid UTF-8 ({looks}){hint}", file=display, line=line)
+        shape = _Shape()
         try:
-            out = _transcode(path, "gb18030", display, tmp_dir, check_utf8=False)
+            out = _transcode(path, "gb18030", display, tmp_dir, check_utf8=False, shape=shape)
         except EncodingMismatch:
             raise EncodingMismatch(
                 "neither UTF-8 nor GB18030; convert the file to UTF-8", file=display, line=line
             ) from None
-        return Prepared(out, "gb18030", fallback_line=line)
+        return Prepared(
+            out, "gb18030", fallback_line=line, quotes=shape.quotes, irregular=shape.irregular
+        )
     if enc == "utf-8":  # a GB18030 byte-order mark
         raise EncodingMismatch(
             "not valid UTF-8 (bytes look like GB18030); try --encoding gb18030",
@@ -163,11 +227,24 @@ def prepare(path: Path, encoding: str, display: str, tmp_dir: Path) -> Prepared:
             file=display,
             line=1,
         )
-    return Prepared(_transcode(path, codec, display, tmp_dir, check_utf8=True), codec)
+    out = _transcode(path, codec, display, tmp_dir, check_utf8=True, shape=shape)
+    return Prepared(out, codec, quotes=shape.quotes, irregular=shape.irregular)
 
 
-def _transcode(path: Path, codec: str, display: str, tmp_dir: Path, *, check_utf8: bool) -> Path:
-    """Decode ``path`` with ``codec`` into a UTF-8 temp file (EncodingMismatch on error)."""
+def _transcode(
+    path: Path,
+    codec: str,
+    display: str,
+    tmp_dir: Path,
+    *,
+    check_utf8: bool,
+    shape: _Shape | None = None,
+) -> Path:
+    """Decode ``path`` with ``codec`` into a UTF-8 temp file (EncodingMismatch on error).
+
+    ``shape`` counts quotes on the source bytes: a quote (0x22), CR or LF byte is never
+    part of a GBK/GB18030 multi-byte character.
+    """
     tmp_dir.mkdir(parents=True, exist_ok=True)
     out = tmp_dir / f"{len(list(tmp_dir.iterdir())):04d}-{path.stem[:40]}.utf8.csv"
     utf8_ok = True  # are all bytes so far also valid UTF-8?
@@ -180,6 +257,8 @@ def _transcode(path: Path, codec: str, display: str, tmp_dir: Path, *, check_utf
                 if first and piece.startswith(GB18030_BOM):
                     piece = piece[len(GB18030_BOM) :]
                 first = False
+                if shape is not None:
+                    shape.add(piece)
                 try:
                     text = piece.decode(codec)
                 except UnicodeDecodeError as exc:

@@ -51,7 +51,7 @@ from ringfinder.load.mapping import (
     qident,
 )
 from ringfinder.load.pseudonym import Pseudonymiser, load_key
-from ringfinder.load.reader import StagedFile, peek_headers, stage_file
+from ringfinder.load.reader import UNCLOSED, StagedFile, peek_headers, stage_file
 from ringfinder.load.store import (
     check_key,
     examples,
@@ -457,9 +457,13 @@ def _validate_all(
         _stage_plan(con, plans[plan.source.derive_from] if plan.derived else plan, st)  # type: ignore[index]
         _build_view(con, plan, plans, mapping, report)
         chk = f"_rf_chk_{table}"
+        sources = plans[plan.source.derive_from or ""].staged if plan.derived else plan.staged
+        nul = any(f.has_nul for f in sources)
         try:
             con.execute(
-                check_table_sql(table, f"_rf_txt_{table}", chk, loaded_now, set(LOAD_ORDER))
+                check_table_sql(
+                    table, f"_rf_txt_{table}", chk, loaded_now, set(LOAD_ORDER), nul=nul
+                )
             )
         except duckdb.Error as exc:
             if mapping is None:
@@ -511,11 +515,16 @@ def _validate_all(
 def _insert_bad_rows(con: duckdb.DuckDBPyConnection, chk: str, f: StagedFile) -> None:
     ncols = len(f.columns)
     lines = pa.array(f.bad_lines, pa.int64())
-    detail = pc.binary_join_element_wise(
-        "bad_row\x1f\x1fwrong number of fields: ",
-        pc.cast(pa.array(f.bad_fields, pa.int64()), pa.string()),
-        f", expected {ncols}",
-        "",
+    nfields = pa.array(f.bad_fields, pa.int64())
+    detail = pc.if_else(
+        pc.equal(nfields, UNCLOSED),
+        "bad_row\x1f\x1fa quoted value is never closed: the file ends inside it (cut off?)",
+        pc.binary_join_element_wise(
+            "bad_row\x1f\x1fwrong number of fields: ",
+            pc.cast(nfields, pa.string()),
+            f", expected {ncols}",
+            "",
+        ),
     )
     bad = pa.table({"line": lines, "err": detail})
     con.register("_rf_bad_rows", bad)

@@ -12,13 +12,22 @@ of ``1 + newlines inside the row's quoted values``.
 Rows with the wrong number of fields are skipped by the parser; when there are any,
 a vectorised (numpy) scan of the file's bytes finds every record's start line and
 field count, places those rows on their lines (they become rejects) and corrects the
-line numbers of the rows after them.
+line numbers of the rows after them. The byte scan is exact for RFC 4180 files with
+LF or CRLF line ends, and what it finds is checked against the parser (records,
+field counts of the skipped rows, lines of the parsed rows). For a file with a lone
+CR line end or a quote inside a value (which the parser keeps as text), where the
+two disagree, or where a quoted value may run to the end of the file (an odd number
+of quotes, a value ending with a line end), Python's ``csv`` parser (Arrow's grammar)
+places the rows instead and finds a quoted value that is never closed: on the last
+line (a file cut off) that row is a reject; opened before other lines, which it
+would swallow silently, the file is refused.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,7 +41,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ringfinder.errors import InputError
-from ringfinder.load.encoding import prepare
+from ringfinder.load.encoding import SNIFF_BYTES, UTF8_BOM, prepare, sniff
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +65,9 @@ class StagedFile:
     columns: list[str]  # header names (stripped), column i is staged as c{i}
     rows: int = 0  # rows staged (parsed); blank rows are not rows
     bad_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # unparsable
-    bad_fields: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # their fields
+    #: their field counts; UNCLOSED: a quoted value that is never closed (a file cut off)
+    bad_fields: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    has_nul: bool = False  # some value holds a NUL byte (validation rejects those rows)
     encoding: str | None = None
     warnings: list[str] = field(default_factory=list)
     empty: bool = False  # 0 bytes: no header at all
@@ -90,6 +101,7 @@ class StagedFile:
 
 RowsCallback = Callable[[int], None]
 HeaderCallback = Callable[[list[str]], None]
+UNCLOSED = -1  # bad_fields value of a row whose quoted value is never closed
 
 
 def stage_file(
@@ -108,7 +120,42 @@ def stage_file(
     """Stage a ``.csv`` or ``.parquet`` file (by suffix; anything else is read as CSV).
 
     ``on_header(names)`` runs before any row is read (to refuse a missing column early).
+    A file that cannot be read (permissions, vanished, a folder) is an InputError.
     """
+    try:
+        return _stage_file(
+            con,
+            path,
+            src=src,
+            display=display,
+            stage=stage,
+            encoding=encoding,
+            delimiter=delimiter,
+            tmp_dir=tmp_dir,
+            on_rows=on_rows,
+            on_header=on_header,
+        )
+    except OSError as exc:
+        raise InputError(_os_msg(exc), file=display) from None
+
+
+def _os_msg(exc: OSError) -> str:
+    return f"cannot read the file ({exc.strerror or type(exc).__name__})"
+
+
+def _stage_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    src: int,
+    display: str,
+    stage: str,
+    encoding: str,
+    delimiter: str,
+    tmp_dir: Path,
+    on_rows: RowsCallback | None,
+    on_header: HeaderCallback | None,
+) -> StagedFile:
     if path.suffix.lower() in (".parquet", ".pq"):
         return _stage_parquet(
             con,
@@ -195,18 +242,40 @@ def peek_headers(path: Path, display: str, encoding: str, delimiter: str) -> lis
     A CSV whose encoding is not settled yet gives one candidate per plausible
     encoding (UTF-8, then GB18030); a Parquet file its schema's names.
     """
+    try:
+        return _peek_headers(path, display, encoding, delimiter)
+    except OSError as exc:
+        raise InputError(_os_msg(exc), file=display) from None
+
+
+def _parquet_file(path: Path, display: str) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        with path.open("rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+        hint = ""
+        if head and b"\0" not in head:
+            try:
+                head.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                hint = "; it looks like text: a CSV file named .parquet?"
+        raise InputError(
+            f"not a readable Parquet file ({_arrow_msg(exc)}){hint}", file=display
+        ) from None
+
+
+def _peek_headers(path: Path, display: str, encoding: str, delimiter: str) -> list[list[str]]:
     if path.suffix.lower() in (".parquet", ".pq"):
-        try:
-            names = list(pq.ParquetFile(path).schema_arrow.names)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(
-                f"not a readable Parquet file ({_arrow_msg(exc)})", file=display
-            ) from None
+        names = list(_parquet_file(path, display).schema_arrow.names)
         return [_check_names(names, display, None)]
     with path.open("rb") as fh:
         head = fh.read(1 << 20)
     if not head:
         return [[]]
+    sniff(head[:SNIFF_BYTES], display)
     cut = head.rfind(b"\n") + 1
     if cut and len(head) == 1 << 20:
         head = head[:cut]  # whole lines only: no character cut in two
@@ -216,6 +285,8 @@ def peek_headers(path: Path, display: str, encoding: str, delimiter: str) -> lis
     out: list[list[str]] = []
     first_error: InputError | None = None
     for codec in codecs:
+        if codec != "utf-8-sig" and head.startswith(UTF8_BOM):
+            continue  # UTF-8 read as GB: staging says so (not a missing column)
         try:
             text = head.decode(codec)
         except UnicodeDecodeError:
@@ -276,9 +347,14 @@ def _stage_csv(
         on_header(staged.columns)
     cols = [f"c{i}" for i in range(n)]
     invalid = [0]
+    invalid_fields: list[int] = []  # as the parser counted them (any order)
+    state = {"line": 1, "rows": 0, "header": True, "nul": False, "empty": 0, "open": False}
 
-    def on_invalid(_row: object) -> str:
+    def on_invalid(row: pacsv.InvalidRow) -> str:
         invalid[0] += 1
+        invalid_fields.append(row.actual_columns)
+        if not state["open"] and ("\n" in row.text or "\r" in row.text):
+            state["open"] = True  # a quoted value that runs to the end of the file?
         return "skip"
 
     reader = pacsv.open_csv(
@@ -297,7 +373,6 @@ def _stage_csv(
         ),
     )
     schema = pa.schema([(LINE, pa.int64())] + [(c, pa.string()) for c in cols])
-    state = {"line": 1, "rows": 0, "header": True}
 
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in reader:
@@ -312,11 +387,17 @@ def _stage_csv(
                 arrays = [a.slice(1) for a in arrays]
                 starts = starts.slice(1)
                 spans = spans.slice(1)
+            if len(arrays[-1]):  # a last value ending with a line end: runs to the end?
+                end = pc.utf8_slice_codeunits(arrays[-1].slice(len(arrays[-1]) - 1), -1)
+                state["tail"] = end[0].as_py() in ("\n", "\r")
             arrays = [trim(a) for a in arrays]  # after counting the newlines
+            if not state["nul"]:
+                state["nul"] = any(_has_byte(a, 0) for a in arrays)
             empty = _all_empty(arrays) if arrays and len(arrays[0]) else None
             out = pa.RecordBatch.from_arrays([starts, *arrays], schema=schema)
             if empty is not None and pc.any(empty).as_py():
                 out = out.filter(pc.invert(empty))
+                state["empty"] += len(arrays[0]) - out.num_rows
             state["rows"] += out.num_rows
             if on_rows:
                 on_rows(state["rows"])
@@ -331,25 +412,103 @@ def _stage_csv(
     except pa.ArrowInvalid as exc:
         raise InputError(f"cannot parse the CSV: {_arrow_msg(exc)}", file=display) from None
     staged.rows = state["rows"]
+    staged.has_nul = bool(state["nul"])
     fix = None
-    if invalid[0]:
-        staged.bad_lines, staged.bad_fields, fix = _place_bad_rows(
-            prepared.path, delimiter, n, invalid[0], display
-        )
+    unclosed: _Unclosed | None = None
+    # a quoted value never closed (the parser reads it to the end of the file)?
+    odd = prepared.quotes % 2 == 1 or bool(state["open"]) or bool(state.get("tail"))
+    if invalid[0] or odd:
+        placed = None
+        if not (odd or prepared.irregular):  # the fast byte scan, checked against Arrow
+            fast = _scan_records(prepared.path, delimiter)
+            parsed = state["rows"] + state["empty"] + invalid[0]
+            if not fast.stray and len(fast.starts) - 1 == parsed:
+                placed = _place_bad_rows(fast, n, invalid[0])
+                if placed is not None and (
+                    sorted(placed[1].tolist()) != sorted(invalid_fields)
+                    or (not big and not _lines_fit(table, fast, placed))
+                ):
+                    placed = None
+        if placed is None:
+            scan = _scan_exact(prepared.path, delimiter, display)
+            unclosed = scan.unclosed
+            _refuse_unclosed(unclosed, display)
+            if invalid[0]:
+                placed = _place_bad_rows(scan, n, invalid[0])
+                if placed is None:
+                    raise InputError(
+                        f"{invalid[0]} rows have the wrong number of fields, but they cannot "
+                        "be placed on exact lines (unbalanced quotes?); fix the quoting of "
+                        "the file",
+                        file=display,
+                    )
+        if placed is not None:
+            staged.bad_lines, staged.bad_fields, fix = placed
     if big:
         if fix is not None:
             _fix_lines_duckdb(con, stage, n, *fix)
     else:
         if fix is not None:
             table = _fix_lines_arrow(table, *fix)
+    if unclosed is not None:  # the last row, cut off inside a quoted value: a reject
+        line = unclosed.line
+        hit = np.flatnonzero(staged.bad_lines == line)
+        if len(hit):
+            staged.bad_fields[hit] = UNCLOSED
+        else:
+            if big:
+                con.execute(f"DELETE FROM temp.{stage} WHERE {LINE} = ?", [line])
+            else:
+                table = table.filter(pc.not_equal(table.column(LINE), line))
+            staged.rows -= 1
+            staged.bad_lines = np.append(staged.bad_lines, np.int64(line))
+            staged.bad_fields = np.append(staged.bad_fields, np.int64(UNCLOSED))
+    if not big:
         _register(con, staged, table)
     return staged
 
 
+def _refuse_unclosed(unclosed: _Unclosed | None, display: str) -> None:
+    """A quoted value never closed, before the last line: the file is refused."""
+    if unclosed is None:
+        return
+    if unclosed.line == 1:
+        raise InputError(
+            "a quoted column name in the header is never closed; fix the quoting",
+            file=display,
+            line=1,
+        )
+    if unclosed.last_line > unclosed.line:  # it would swallow the lines after it
+        raise InputError(
+            "a quoted value opened on this line is never closed: the "
+            f"{unclosed.last_line - unclosed.line} line(s) after it would be read as part "
+            "of it; fix the quoting (or the file was cut off)",
+            file=display,
+            line=unclosed.line,
+        )
+
+
+def _lines_fit(
+    table: pa.Table, scan: _Scan, placed: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]
+) -> bool:
+    """Whether every parsed row, its line fixed, starts where the scan has a good record."""
+    bad_lines, _, (thresholds, shift) = placed
+    lines = table.column(LINE).to_numpy()
+    step = np.searchsorted(thresholds, lines, side="right")
+    fixed = lines + np.concatenate(([0], shift))[step]
+    good = np.setdiff1d(scan.starts[1:][~scan.blank[1:]], bad_lines)
+    return bool(np.isin(fixed, good).all())
+
+
+def _has_byte(a: pa.Array, byte: int) -> bool:
+    """Whether any value of a string array may contain ``byte`` (a fast byte scan)."""
+    data = a.buffers()[2]
+    return data is not None and bool((np.frombuffer(data, dtype=np.uint8) == byte).any())
+
+
 def _has_newline(a: pa.Array) -> bool:
     """Whether any value of a string array may contain a newline (a fast byte scan)."""
-    data = a.buffers()[2]
-    return data is not None and bool((np.frombuffer(data, dtype=np.uint8) == 10).any())
+    return _has_byte(a, 10)
 
 
 def _row_spans(arrays: list[pa.Array]) -> pa.Array:
@@ -394,11 +553,35 @@ def _arrow_msg(exc: Exception) -> str:
     return ": ".join(msg.split(": ")[:2])[:200]
 
 
-def _scan_records(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per CSV record (header included): start line, field count, blank flag.
+@dataclass(frozen=True)
+class _Unclosed:
+    """A record whose quoted value is still open at the end of the file."""
+
+    line: int  # the record's first line
+    last_line: int  # the file's last line
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """Per CSV record (header included): start line, field count, blank flag."""
+
+    starts: np.ndarray
+    fields: np.ndarray
+    blank: np.ndarray
+    unclosed: _Unclosed | None = None
+    stray: bool = False  # a quote inside a value: this byte scan is not exact
+
+
+def _scan_records(path: Path, delimiter: str) -> _Scan:
+    """The records of an RFC 4180 file with LF or CRLF line ends, from its bytes.
 
     Quote parity decides which newlines and delimiters are inside quoted values
-    (exact for RFC 4180 quoting, where a quote opens only at a field's start).
+    (exact for RFC 4180 quoting, where a quote opens only at a field's start and
+    records end with LF or CRLF; see :func:`_scan_exact` for the other files). A
+    run of quotes with neither a quote, a delimiter nor a line end on both sides
+    (``a"b``, ``a""b``) sits inside a value, where the parsers keep it as text:
+    then ``stray``. (Not all such quotes are seen: ``12",`` could also close a value;
+    the caller checks the records found against the parser's.)
     """
     d, q, nl, cr = ord(delimiter), ord('"'), ord("\n"), ord("\r")
     starts: list[np.ndarray] = []
@@ -409,13 +592,39 @@ def _scan_records(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray, n
     rec_line = 1  # start line of the open record
     rec_fields = 1  # fields so far in the open record
     rec_len = 0  # bytes so far in the open record (minus CR before LF)
+    stray = False
+    prev_byte = nl  # the byte before the chunk (the file's start is a line start)
+    pending: int | None = None  # the byte before a run of quotes that ended the chunk
+
+    def plain(x: np.ndarray) -> np.ndarray:
+        return (x != q) & (x != d) & (x != nl) & (x != cr)
+
     with path.open("rb") as fh:
+        first = True
         while True:
             buf = fh.read(1 << 26)
             if not buf:
                 break
             a = np.frombuffer(buf, dtype=np.uint8)
             qpos = np.flatnonzero(a == q)
+            if not stray:  # a run of quotes with value bytes on both sides: a stray
+                if pending is not None and (not len(qpos) or qpos[0] != 0):
+                    stray = bool(plain(np.array([pending, a[0]])).all())
+                    pending = None
+                if len(qpos):
+                    brk = np.flatnonzero(np.diff(qpos) != 1)
+                    first_q = qpos[np.concatenate(([0], brk + 1))]
+                    last_q = qpos[np.concatenate((brk, [len(qpos) - 1]))]
+                    before = a[np.maximum(first_q - 1, 0)].copy()
+                    before[first_q == 0] = prev_byte if pending is None else pending
+                    if first and buf.startswith(b"\xef\xbb\xbf"):
+                        before[first_q == 3] = nl
+                    after = a[np.minimum(last_q + 1, len(a) - 1)]
+                    inside = last_q < len(a) - 1  # runs that end in this chunk
+                    stray = stray or bool((plain(before) & plain(after))[inside].any())
+                    pending = int(before[-1]) if not inside[-1] else None
+                prev_byte = int(a[-1])
+            first = False
             npos = np.flatnonzero(a == nl)
             dpos = np.flatnonzero(a == d)
             # parity of quotes before each position
@@ -456,31 +665,69 @@ def _scan_records(path: Path, delimiter: str) -> tuple[np.ndarray, np.ndarray, n
         blanks.append(np.array([False]))
     if not starts:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=bool)
-    return np.concatenate(starts), np.concatenate(fields), np.concatenate(blanks)
+        return _Scan(empty, empty, np.zeros(0, dtype=bool), stray=stray)
+    return _Scan(
+        np.concatenate(starts), np.concatenate(fields), np.concatenate(blanks), stray=stray
+    )
+
+
+_EOF_MARK = "\x00ringfinder-end-of-file\x00"
+
+
+def _scan_exact(path: Path, delimiter: str, display: str) -> _Scan:
+    """The records of any file, with Python's ``csv`` parser (Arrow's grammar).
+
+    Slower than :func:`_scan_records` (a Python loop over records), used for files
+    the byte scan cannot read exactly: a lone CR line end (a line end for both
+    parsers), a quote inside a value (text for both), and to find a quoted value that
+    is never closed. A
+    marker line fed after the last line tells whether the file ends inside a quoted
+    value: then the marker is part of the last record rather than a record of its own.
+    """
+    starts: list[int] = []
+    fields: list[int] = []
+    blanks: list[bool] = []
+    unclosed: _Unclosed | None = None
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, (1 << 31) - 1))
+    try:
+        with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+            reader = csv.reader(itertools.chain(fh, [_EOF_MARK]), delimiter=delimiter)
+            prev = 0
+            for rec in reader:
+                if rec == [_EOF_MARK]:
+                    break
+                if rec and rec[-1].endswith(_EOF_MARK):
+                    unclosed = _Unclosed(prev + 1, reader.line_num - 1)
+                starts.append(prev + 1)
+                fields.append(len(rec) if rec else 1)
+                blanks.append(not rec)
+                prev = reader.line_num
+    except csv.Error as exc:
+        raise InputError(f"cannot parse the CSV ({exc})", file=display) from None
+    finally:
+        csv.field_size_limit(limit)
+    return _Scan(
+        np.array(starts, dtype=np.int64),
+        np.array(fields, dtype=np.int64),
+        np.array(blanks, dtype=bool),
+        unclosed,
+    )
 
 
 def _place_bad_rows(
-    path: Path,
-    delimiter: str,
-    ncols: int,
-    n_invalid: int,
-    display: str,
-) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    scan: _Scan, ncols: int, n_invalid: int
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
     """The rows the parser skipped: (lines, field counts, line fix for the other rows).
 
     The fix is (thresholds, shifts): a row the reader numbered ``line`` really starts
-    ``shift[i]`` lines later, ``i`` the last threshold <= line.
+    ``shift[i]`` lines later, ``i`` the last threshold <= line. None when the scan
+    does not find as many such rows as the parser skipped.
     """
-    starts, nfields, blank = _scan_records(path, delimiter)
-    starts, nfields, blank = starts[1:], nfields[1:], blank[1:]  # drop the header
+    starts, nfields, blank = scan.starts[1:], scan.fields[1:], scan.blank[1:]  # no header
     bad = (nfields != ncols) & ~blank
     if int(bad.sum()) != n_invalid:
-        raise InputError(
-            f"{n_invalid} rows have the wrong number of fields, but they cannot be placed "
-            "on exact lines (unbalanced quotes?); fix the quoting of the file",
-            file=display,
-        )
+        return None
     # span of each record = next record's start line - its start line
     next_start = np.concatenate((starts[1:], [starts[-1] + 1])) if len(starts) else starts
     spans = next_start - starts
@@ -572,10 +819,7 @@ def _stage_parquet(
     on_header: HeaderCallback | None,
 ) -> StagedFile:
     staged = StagedFile(src, display, path, "row", stage, [])
-    try:
-        pf = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"not a readable Parquet file ({_arrow_msg(exc)})", file=display) from None
+    pf = _parquet_file(path, display)
     arrow_schema = pf.schema_arrow
     staged.columns = _check_names(list(arrow_schema.names), display, None)
     n = len(staged.columns)
@@ -597,6 +841,8 @@ def _stage_parquet(
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in pf.iter_batches(batch_size=PARQUET_BATCH):
             arrays = [_as_text(batch.column(i), staged.columns[i], display) for i in range(n)]
+            if not staged.has_nul:
+                staged.has_nul = any(_has_byte(a, 0) for a in arrays)
             rows = pa.array(
                 np.arange(state["rows"] + 1, state["rows"] + batch.num_rows + 1), pa.int64()
             )

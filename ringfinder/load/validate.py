@@ -4,7 +4,8 @@ Input: a relation with ``_rf_src``, ``_rf_line`` and the canonical columns as tr
 text (NULL when empty). Output: a TEMP table ``_rf_chk_<table>`` with the same
 positions, the typed columns and ``_rf_err`` (NULL for a good row), where an error is
 ``kind \\x1f column \\x1f detail``. The first failing check of a row wins:
-required, type, enum, ID number, cross-column checks, references, then duplicates.
+NUL bytes (only when the reader saw one), required, type, enum, ID number,
+cross-column checks, references, then duplicates.
 
 Details never quote the value of a PII column.
 """
@@ -66,6 +67,7 @@ KINDS = (
     "unknown_ref",
     "duplicate_key",
     "bad_row",
+    "nul_byte",
 )
 
 
@@ -174,9 +176,21 @@ def _bad_detail(col: Column, t: str) -> tuple[str, str]:
     return "bad_number", f"'bad number'{shown}"
 
 
-def row_error_sql(table: Table) -> str:
-    """The CASE of per-row errors over columns ``_t_<c>`` (text) and ``<c>`` (typed)."""
+NUL_DETAIL = "'a NUL byte (\\0) in the value: a binary or fixed-width export?'"
+
+
+def row_error_sql(table: Table, nul: bool = False) -> str:
+    """The CASE of per-row errors over columns ``_t_<c>`` (text) and ``<c>`` (typed).
+
+    ``nul``: also reject values holding a NUL byte (the reader saw one in the file).
+    """
     whens: list[str] = []
+    if nul:
+        for col in table.columns:
+            t = qident(f"_t_{col.name}")
+            whens.append(
+                f"WHEN contains({t}, chr(0)) THEN {_err('nul_byte', col.name, NUL_DETAIL)}"
+            )
     for col in table.columns:
         t, v = qident(f"_t_{col.name}"), qident(col.name)
         if col.required:
@@ -213,12 +227,18 @@ def row_hash_sql(table: Table) -> str:
 
 
 def check_table_sql(
-    table_name: str, txt: str, out: str, loaded_now: set[str], existing: set[str]
+    table_name: str,
+    txt: str,
+    out: str,
+    loaded_now: set[str],
+    existing: set[str],
+    nul: bool = False,
 ) -> str:
     """CREATE the checked table ``out`` from the text relation ``txt``.
 
     ``loaded_now``: tables validated earlier in this load (their good rows count as
-    known for references); ``existing``: canonical tables present in the workspace.
+    known for references); ``existing``: canonical tables present in the workspace;
+    ``nul``: a source file holds a NUL byte (rows with one in a value are rejected).
     """
     table = TABLES[table_name]
     w_cols = ", ".join(f"{qident(c)} AS {qident('_t_' + c)}" for c in table.column_names)
@@ -258,7 +278,7 @@ WITH w AS (
 ), x AS (
     SELECT *, {x_cols} FROM w
 ), e AS (
-    SELECT *, {row_error_sql(table)} AS _rf_err0 FROM x
+    SELECT *, {row_error_sql(table, nul)} AS _rf_err0 FROM x
 )
 SELECT e._rf_src, e._rf_line, {", ".join("e." + qident(c) for c in table.column_names)}{extra},
        CASE {" ".join(whens)} END AS _rf_err
