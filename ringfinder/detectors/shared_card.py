@@ -26,18 +26,22 @@ A. **Bursts of the same cards.**
    though rarely within ``burst_minutes`` of each other twice. A session of more than
    ``max_session`` settlements is a busy terminal, not a burst (a pharmacy serving a
    customer every few minutes is one session all day): there two cards are tied only
-   when settled within ``burst_minutes`` of each other. The tie must be unlikely
-   (``chance_p``) given each card's own settlements there: chance expects
-   ``n_a·n_b·Σ_day p_day²·tie(n_day)``. The terminal's settlements spread over its
-   active span by its weekday rhythm (``p_day``; ``Σ p_day²`` is W2, the chance that
-   two of them fall on the same day) and within a day evenly over ``working_hours``;
-   ``tie(n)`` is the chance that two of the ``n`` settlements of such a day are tied as
-   above (same session of at most ``max_session``, or within ``burst_minutes``), from
-   the gaps of ``n`` uniform points: about ``2·burst_minutes / working_hours`` on a
-   quiet day, as for the 10-minute window, and more on a busy one, where sessions are
-   long. (A terminal's particular days, minutes and sessions are not used: where
-   retained cards are most of a terminal's traffic, their bursts would explain
-   themselves.) A tie weighs its surprise ``-log10 P``.
+   when settled within ``burst_minutes`` of each other. The tie must be unlikely given
+   each card's own settlements there: chance expects ``n_a·n_b·Σ_day p_day²·tie(n_day)``.
+   The terminal's settlements spread over its active span by its weekday rhythm
+   (``p_day``; ``Σ p_day²`` is W2, the chance that two of them fall on the same day)
+   and within a day evenly over its working day — ``working_hours``, or fewer where
+   its hour-of-day rhythm over the year concentrates them (``1 / Σ_h share_h²``, the
+   same measure for hours as W2 for days); ``tie(n)`` is the chance that two of the
+   ``n`` settlements of such a day are tied as above (same session of at most
+   ``max_session``, or within ``burst_minutes``), from the gaps of ``n`` uniform
+   points: about ``2·burst_minutes / hours`` on a quiet day, as for the 10-minute
+   window, and more on a busy one, where sessions are long. (A terminal's particular
+   days, minutes and sessions are not used: where retained cards are most of a
+   terminal's traffic, their bursts would explain themselves.) Ties are kept at
+   ``P ≤ chance_p`` and at a false-discovery rate of ``chance_p`` among all pairs of
+   the terminal's repeat cards (Benjamini–Hochberg): a busy terminal has millions of
+   such pairs, and some tie by chance. A tie weighs its surprise ``-log10 P``.
 3. *Groups.* Leiden on the whole graph (modularity, resolution 1, fixed seed:
    :class:`ringfinder.graph.LeidenSettings`); vertices are (provider, card), so a
    group never spans providers, and Leiden never joins separate components.
@@ -217,13 +221,15 @@ class Params:
       other are tied. It bounds the pair rows at fewer than 120 per settlement
       (``max_session = 1`` gives the 10-minute window alone).
     - ``working_hours = 12``: for tying two cards, chance spreads a terminal's
-      settlements of a day evenly over a 12-hour working day (a pharmacy's 8:00–20:00).
-      The terminal's own minute-by-minute traffic is not used there: where the
-      retained cards are most of a terminal's traffic, its bursts would explain
-      themselves. (Bursts are then judged against the terminal's *other* traffic.)
+      settlements of a day evenly over a 12-hour working day (a pharmacy's 8:00–20:00),
+      or over fewer hours where the terminal's hour-of-day rhythm over the year is
+      more concentrated (a clinic's morning hours). The terminal's own minute-by-minute
+      traffic and sessions are not used there: where the retained cards are most of a
+      terminal's traffic, its bursts would explain themselves. (Bursts are then judged
+      against the terminal's *other* traffic.)
     - ``chance_p = 0.01``: a tie and a batch burst must be beyond what chance gives at
-      1 %; member cards are selected at a 1 % false-discovery rate (the strength
-      calibration's 0.5 point).
+      1 %; ties (among the pairs of a terminal's repeat cards) and member cards are
+      selected at a 1 % false-discovery rate (the strength calibration's 0.5 point).
     - ``odd_hour_share = 0.01``: an hour of the day in which the provider does less
       than 1 % of its other settlements is an odd hour for it.
     - ``prior_weight = 20``: a provider's own shares are smoothed towards the city's
@@ -268,7 +274,9 @@ class Params:
 
 
 _S0 = "_rf_shared_card_all"  # every card settlement: hashed terminal and card, epoch
-_S = "_rf_shared_card_stream"  # settlements that could be in a burst
+_C = "_rf_shared_card_cut"  # session cuts and settlements that could be in a burst
+_SS = "_rf_shared_card_session"  # sessions of two or more: start, end, size
+_S = "_rf_shared_card_stream"  # repeat cards' settlements that could be in a burst
 _G = "_rf_shared_card_group"  # (gid, provider, card)
 _P = "_rf_shared_card_prov"  # terminals and providers of the groups
 
@@ -283,7 +291,7 @@ _PROVIDERS = """
 
 def run(engine: EmbeddedEngine, params: Params) -> list[Finding]:
     """Shared-card findings (see the module docstring)."""
-    with temp_tables(engine, _S0, _S, _G, _P):
+    with temp_tables(engine, _S0, _C, _SS, _S, _G, _P):
         misuse = _misuse(engine, params)
         findings = _burst_findings(engine, params, misuse)
         covered = {
@@ -320,65 +328,72 @@ def _pairs(engine: EmbeddedEngine, p: Params) -> pd.DataFrame:
     # Sessions: the terminal's settlements cut where two follow each other by more than
     # w (every settlement of the terminal counts, honest customers too), from the same
     # sort: a session starts where the gap before is over w and ends where the gap after
-    # is. A kept settlement alone in its session is a session of one; any other finds
-    # its session's start and end by as-of joins, and the session's size from their
-    # ranks. (Equal times: the first of them starts a session and the last ends one,
-    # whatever the order of the peers.)
+    # is, and its size is the difference of their ranks. (Equal times: the first of them
+    # starts a session and the last ends one, whatever the order of the peers.) Kept:
+    # the cuts and the settlements that can be in a burst, unless alone in their
+    # session (no one to be tied with).
     engine.sql(
         f"""
-        CREATE OR REPLACE TEMP TABLE {_S} AS
-        WITH x AS MATERIALIZED (
-            SELECT * FROM (
-                SELECT tk, ck, e, rn, coalesce(e - l1 > {w}, true) AS first,
-                       coalesce(r1 - e > {w}, true) AS last,
-                       ({runs}) AND NOT coalesce(rc - e <= {w}, false)
-                           AND NOT coalesce(e - lc <= {w}, false) AS keep
-                FROM (
-                    SELECT tk, ck, e, {lags}, row_number() OVER t AS rn,
-                           lead(e, {cap}) OVER t AS rc, lag(e, {cap}) OVER t AS lc
-                    FROM {_S0} WINDOW t AS (PARTITION BY tk ORDER BY e)
-                )
-            ) WHERE keep OR first <> last
-        ),
-        st AS (SELECT tk, e AS s0, rn AS n0 FROM x WHERE first AND NOT last),
-        en AS (SELECT tk, e AS s1, rn AS n1 FROM x WHERE last AND NOT first),
-        k AS (
-            SELECT k.tk, k.ck, k.e, st.s0 AS sid, en.n1 - st.n0 + 1 AS size
-            FROM (SELECT * FROM x WHERE keep AND NOT (first AND last)) k
-            ASOF JOIN st ON k.tk = st.tk AND k.e >= st.s0
-            ASOF JOIN en ON k.tk = en.tk AND k.e <= en.s1
-            UNION ALL
-            SELECT tk, ck, e, e, 1 FROM x WHERE keep AND first AND last
-        )
-        SELECT tk, ck, e, e // 86400 AS d, e // {w} AS b, sid, size <= {top} AS short,
-               sid // 86400 AS sd
-        FROM k
+        CREATE OR REPLACE TEMP TABLE {_C} AS
+        SELECT tk, ck, e, rn, first, last, keep FROM (
+            SELECT tk, ck, e, rn, coalesce(e - l1 > {w}, true) AS first,
+                   coalesce(r1 - e > {w}, true) AS last,
+                   ({runs}) AND NOT coalesce(rc - e <= {w}, false)
+                       AND NOT coalesce(e - lc <= {w}, false) AS keep
+            FROM (
+                SELECT tk, ck, e, {lags}, row_number() OVER t AS rn,
+                       lead(e, {cap}) OVER t AS rc, lag(e, {cap}) OVER t AS lc
+                FROM {_S0} WINDOW t AS (PARTITION BY tk ORDER BY e)
+            )
+        ) WHERE NOT (first AND last) AND (keep OR first OR last)
+        """
+    )
+    # starts and ends alternate: each start's session ends at the next cut
+    engine.sql(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {_SS} AS
+        SELECT st.tk, st.e AS s0, en.e AS s1, en.rn - st.rn + 1 AS size
+        FROM (SELECT tk, e, rn FROM {_C} WHERE first) st
+        ASOF JOIN (SELECT tk, e, rn FROM {_C} WHERE last) en
+            ON st.tk = en.tk AND en.e >= st.e
         """
     )
     # "on k distinct days"; for k = 2, first day before last day is cheaper to test
     k_days = "min(d) < max(d)" if p.min_pair_bursts == 2 else "count(DISTINCT d) >= $k"
+    args = {"k": p.min_pair_bursts} if p.min_pair_bursts != 2 else None
+    # the kept settlements of cards kept on k days of the terminal, with their sessions
+    engine.sql(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {_S} AS
+        WITH k AS (SELECT tk, ck, e, e // 86400 AS d FROM {_C} WHERE keep),
+        rep AS (SELECT tk, ck FROM k GROUP BY ALL HAVING {k_days}),
+        c AS (SELECT * FROM k SEMI JOIN rep USING (tk, ck))
+        SELECT c.tk, c.ck, c.e, c.d, c.e // {w} AS b, s.s0 AS sid,
+               c.e <= s.s1 AND s.size <= {top} AS short, s.s0 // 86400 AS sd
+        FROM c ASOF JOIN {_SS} s ON c.tk = s.tk AND c.e >= s.s0
+        """,
+        args,
+    )
     pairs = engine.sql(
         f"""
-        WITH rep AS (SELECT tk, ck FROM {_S} GROUP BY ALL HAVING {k_days}),
-        c AS (SELECT * FROM {_S} SEMI JOIN rep USING (tk, ck)),
-        hit AS (
+        WITH hit AS (
             -- a short session is one burst: any two of its cards
             SELECT x.tk, x.ck AS a, y.ck AS z, x.sd AS d
-            FROM c x JOIN c y ON x.tk = y.tk AND y.sid = x.sid
+            FROM {_S} x JOIN {_S} y ON x.tk = y.tk AND y.sid = x.sid
             WHERE x.short AND x.ck < y.ck
             UNION ALL
             -- a long session (a busy terminal): settlements within w of each other
             SELECT x.tk, x.ck AS a, y.ck AS z, x.d
-            FROM c x JOIN c y ON x.tk = y.tk AND y.b = x.b
+            FROM {_S} x JOIN {_S} y ON x.tk = y.tk AND y.b = x.b
             WHERE NOT x.short AND x.ck < y.ck AND abs(y.e - x.e) <= {w}
             UNION ALL
             SELECT x.tk, least(x.ck, y.ck), greatest(x.ck, y.ck), x.d
-            FROM c x JOIN c y ON x.tk = y.tk AND y.b = x.b + 1
+            FROM {_S} x JOIN {_S} y ON x.tk = y.tk AND y.b = x.b + 1
             WHERE NOT x.short AND x.ck <> y.ck AND y.e - x.e <= {w}
         )
         SELECT tk, a, z, count(DISTINCT d) AS days FROM hit GROUP BY ALL HAVING {k_days}
         """,
-        {"k": p.min_pair_bursts} if p.min_pair_bursts != 2 else None,
+        args,
     ).df()
     if pairs.empty:
         return pairs
@@ -397,7 +412,19 @@ def _pairs(engine: EmbeddedEngine, p: Params) -> pd.DataFrame:
         SELECT tk, DATE '1970-01-01' + CAST(e // 86400 AS INTEGER) AS d, count(*) AS n
         FROM {_S0} WHERE tk IN (SELECT DISTINCT tk FROM {_P}) GROUP BY ALL
     """
-    same = _same_day_tie(engine.sql(_weekday_days_sql(days, "tk")).df(), p)
+    # the chance that two settlements of a terminal fall in the same hour of the day
+    # (unbiased: distinct pairs), over the year: its hour-of-day rhythm
+    hours = engine.sql(
+        f"""
+        SELECT tk, sum(n * (n - 1)) / greatest(sum(n) * (sum(n) - 1), 1) AS same_hour
+        FROM (
+            SELECT tk, (e % 86400) // 3600 AS h, count(*)::DOUBLE AS n FROM {_S0}
+            WHERE tk IN (SELECT DISTINCT tk FROM {_P}) GROUP BY ALL
+        ) GROUP BY tk
+        """
+    ).df()
+    wk = engine.sql(_weekday_days_sql(days, "tk")).df()
+    same = _same_day_tie(wk, hours.set_index("tk")["same_hour"], p)
     names = engine.sql(
         f"""
         SELECT DISTINCT hash(provider_id, coalesce(terminal_id, '')) AS tk, provider_id AS prov,
@@ -417,6 +444,10 @@ def _pairs(engine: EmbeddedEngine, p: Params) -> pd.DataFrame:
         dtype=float
     ) * n.reindex(pd.MultiIndex.from_arrays([pairs["tk"], pairs["z"]])).to_numpy(dtype=float)
     pairs["expected"] = nn * pairs["tk"].map(same).to_numpy()
+    # the pairs tested on each terminal: any two of its repeat cards
+    rep_cards = engine.sql(f"SELECT tk, count(DISTINCT ck) AS r FROM {_S} GROUP BY tk").df()
+    r = pairs["tk"].map(rep_cards.set_index("tk")["r"]).fillna(2).to_numpy(dtype=float)
+    pairs["tested"] = np.maximum(r * (r - 1) / 2, 1)
     pairs = pairs.merge(names.drop_duplicates("tk"), on="tk")
     card_of = cards.drop_duplicates("ck").set_index("ck")["card_id"]
     pairs["a"] = pairs["a"].map(card_of)
@@ -448,28 +479,35 @@ def _weekday_days_sql(days: str, key: str) -> str:
     """
 
 
-def _same_day_tie(wk: pd.DataFrame, p: Params) -> pd.Series:
+def _same_day_tie(wk: pd.DataFrame, same_hour: pd.Series, p: Params) -> pd.Series:
     """Per terminal: the chance that two of its settlements are tied by chance.
 
     Under the null a terminal's settlements spread over its active span by its weekday
     rhythm (``W2 = Σ_day p_day²``, as for the other lockstep detectors) and, within a
-    day, evenly over ``working_hours``; a day of the weekday then holds ``n = tot·p_day``
-    settlements (plus the two in question). Two of them are tied when in the same
-    session of at most ``max_session`` settlements, or within ``burst_minutes`` of each
-    other: :func:`_tie_chance`. Returns ``Σ_day p_day² · tie(n_day)``.
+    day, evenly over its working day: ``working_hours``, or fewer where its
+    hour-of-day rhythm concentrates them — ``1 / same_hour``, the hours over which
+    settlements spread evenly would fall in the same hour as often as the terminal's
+    do. A day of the weekday then holds ``n = tot·p_day`` settlements (plus the two in
+    question). Two of them are tied when in the same session of at most
+    ``max_session`` settlements, or within ``burst_minutes`` of each other:
+    :func:`_tie_chance`. Returns ``Σ_day p_day² · tie(n_day)``.
     """
     per_day = wk["share"].to_numpy(dtype=float) / wk["c"].to_numpy(dtype=float)
     load = np.rint(wk["tot"].to_numpy(dtype=float) * per_day).astype(np.int64) + 2
-    x = min(p.burst_minutes / (60.0 * p.working_hours), 1.0)
+    conc = wk["tk"].map(same_hour).fillna(0.0).to_numpy(dtype=float)
+    with np.errstate(divide="ignore"):
+        hours = np.minimum(p.working_hours, np.where(conc > 0, 1.0 / conc, np.inf))
+    x = np.minimum(p.burst_minutes / (60.0 * hours), 1.0)
     q = _tie_chance(load, x, int(p.max_session))
     part = wk["share"].to_numpy(dtype=float) ** 2 / wk["c"].to_numpy(dtype=float) * q
     return pd.Series(part, index=wk.index).groupby(wk["tk"].to_numpy()).sum()
 
 
-def _tie_chance(n: np.ndarray, x: float, top: int) -> np.ndarray:
+def _tie_chance(n: np.ndarray, x: np.ndarray | float, top: int) -> np.ndarray:
     """Chance that two of ``n`` settlements spread evenly over a day are tied.
 
-    ``x`` is ``burst_minutes`` as a share of the working day. Consecutive settlements
+    ``x`` is ``burst_minutes`` as a share of the working day (per element, or one for
+    all). Consecutive settlements
     are in one session when their gap is ``x`` or less: for ``n`` uniform points a gap
     is Beta(1, n), so ``g = 1 - (1-x)^n``, and the gaps are taken as independent. A
     session of ``s`` settlements then occurs ``g^(s-1)·(2(1-g) + (n-s-1)(1-g)²)`` times
@@ -480,12 +518,14 @@ def _tie_chance(n: np.ndarray, x: float, top: int) -> np.ndarray:
     one, as for the 10-minute window alone.
     """
     n = np.asarray(n, dtype=np.int64)
-    out = np.zeros(n.shape, dtype=float)
-    for v in np.unique(n):
-        k = int(v)
+    x = np.broadcast_to(np.asarray(x, dtype=float), n.shape)
+    combos, where = np.unique(np.stack([n.astype(float), x], axis=1), axis=0, return_inverse=True)
+    vals = np.zeros(len(combos), dtype=float)
+    for i, (kf, xi) in enumerate(combos):
+        k = int(kf)
         if k < 2:
             continue
-        g = 1.0 - (1.0 - x) ** k
+        g = 1.0 - (1.0 - xi) ** k
         s = np.arange(2, k + 1, dtype=float)
         with np.errstate(under="ignore"):
             count = g ** (s - 1) * (2 * (1 - g) + (k - s - 1) * (1 - g) ** 2)
@@ -493,8 +533,8 @@ def _tie_chance(n: np.ndarray, x: float, top: int) -> np.ndarray:
         pairs = count * s * (s - 1) / (k * (k - 1))
         short = float(pairs[: max(top - 1, 0)].sum())
         long = float(pairs[max(top - 1, 0) :].sum())
-        out[n == v] = min(short + min(2 * x - x * x, long), 1.0)
-    return out
+        vals[i] = min(short + min(2 * xi - xi * xi, long), 1.0)
+    return vals[where.ravel()].reshape(n.shape)
 
 
 def _burst_findings(engine: EmbeddedEngine, p: Params, misuse: pd.DataFrame) -> list[Finding]:
@@ -502,7 +542,15 @@ def _burst_findings(engine: EmbeddedEngine, p: Params, misuse: pd.DataFrame) -> 
     if pairs.empty:
         return []
     surprise = -log10_poisson_sf_array(pairs["days"].to_numpy(), pairs["expected"].to_numpy())
-    pairs = pairs.assign(weight=surprise)[surprise >= -math.log10(p.chance_p)]
+    # ties at a false-discovery rate of chance_p among the pairs of each terminal's
+    # repeat cards (a busy terminal has millions of pairs, and chance ties among them)
+    tied = fdr_select(
+        pairs["tk"].to_numpy(),
+        np.power(10.0, -surprise),
+        pairs["tested"].to_numpy(),
+        p.chance_p,
+    )
+    pairs = pairs.assign(weight=surprise)[tied & (surprise >= -math.log10(p.chance_p))]
     if pairs.empty:
         return []
     pairs = pairs.sort_values(["prov", "a", "z", "term"], kind="stable", ignore_index=True)
