@@ -153,7 +153,7 @@ def test_cli_list_show_mark_stats(city, tmp_path: Path) -> None:  # noqa: ANN001
     mine = tmp_path / "out" / "workspace"
     shutil.copytree(ws, mine)
     app = _app()
-    res = runner.invoke(app, ["leads", "list", "--out", str(tmp_path / "out"), "--json"])
+    res = runner.invoke(app, ["leads", "list", "--from", str(tmp_path / "out"), "--json"])
     assert res.exit_code == 0, res.output
     rows = [json.loads(x) for x in res.stdout.splitlines()]
     assert [r["lead_id"] for r in rows] == [x.lead_id for x in leads]

@@ -32,7 +32,10 @@ WorkspaceOpt = Annotated[
 OutOpt = Annotated[
     Path | None,
     typer.Option(
-        "--out", "-o", help="The folder `ringfinder run --out` wrote: uses OUT/workspace."
+        "--from",
+        "--out",
+        "-o",
+        help="The folder `ringfinder run --out` wrote: uses FROM/workspace (as `export --from`).",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
