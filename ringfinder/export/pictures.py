@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import random
 from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import igraph as ig
+import numpy as np
 
 from ringfinder.export.fonts import find_cjk_font
 from ringfinder.export.labels import t
@@ -69,16 +71,58 @@ def _force(nodes: Sequence[Node], edges: Sequence[Edge]) -> list[tuple[float, fl
         [math.cos(2 * math.pi * i / n) * (1 + i % 3), math.sin(2 * math.pi * i / n) * (1 + i % 3)]
         for i in range(n)
     ]
-    coords = g.layout_fruchterman_reingold(
-        weights=weights or None, niter=500, seed=start, grid=False
-    ).coords
+    # igraph's layout draws random numbers from its generator (Python's ``random`` by
+    # default): a private one with a fixed seed makes the picture, and the packet's
+    # hashes, the same on every export
+    ig.set_random_number_generator(random.Random(20251123))
+    try:
+        coords = g.layout_fruchterman_reingold(
+            weights=weights or None, niter=500, seed=start, grid=False
+        ).coords
+    finally:
+        ig.set_random_number_generator(random)
     xs, ys = [c[0] for c in coords], [c[1] for c in coords]
     # fill the square, stretching the short side at most 2.5 times
     wx, wy = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
     sx = max(wx, max(wx, wy) / 2.5)
     sy = max(wy, max(wx, wy) / 2.5)
     cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
-    return [(0.5 + (x - cx) / sx * 0.9, 0.5 + (y - cy) / sy * 0.9) for x, y in coords]
+    scaled = [(0.5 + (x - cx) / sx * 0.9, 0.5 + (y - cy) / sy * 0.9) for x, y in coords]
+    return _spread(scaled, min_dist=min(0.08, 0.9 / math.sqrt(n)))
+
+
+def _spread(
+    coords: Sequence[tuple[float, float]], *, min_dist: float, rounds: int = 50
+) -> list[tuple[float, float]]:
+    """Push apart nodes closer than ``min_dist`` (a star's hubs all land at its centre).
+
+    Each round moves both nodes of every too-close pair half the shortfall apart, along
+    the line between them (or a fixed direction per pair when they coincide), and keeps
+    them inside the unit square. Deterministic.
+    """
+    xy = np.array(coords, dtype=float)
+    n = len(xy)
+    if n < 2:
+        return [tuple(p) for p in xy]  # type: ignore[misc]
+    i_idx, j_idx = np.triu_indices(n, k=1)
+    angle = (i_idx * 7 + j_idx * 13) % 360 * math.pi / 180  # fixed per pair
+    for _ in range(rounds):
+        d = xy[j_idx] - xy[i_idx]
+        dist = np.hypot(d[:, 0], d[:, 1])
+        close = dist < min_dist
+        if not close.any():
+            break
+        unit = np.where(
+            (dist > 1e-9)[:, None],
+            d / np.maximum(dist, 1e-9)[:, None],
+            np.column_stack([np.cos(angle), np.sin(angle)]),
+        )
+        push = (np.where(close, min_dist - dist, 0.0) / 2)[:, None] * unit
+        move = np.zeros_like(xy)
+        np.add.at(move, i_idx, -push)
+        np.add.at(move, j_idx, push)
+        xy = np.clip(xy + move, 0.02, 0.98)
+    return [(float(x), float(y)) for x, y in xy]
 
 
 def layout(nodes: Sequence[Node], edges: Sequence[Edge]) -> dict[str, tuple[float, float]]:
