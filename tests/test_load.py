@@ -351,6 +351,48 @@ def test_references_cascade_and_see_the_workspace(con, tmp_path):
     assert report2.table("claims").loaded == 1  # type: ignore[union-attr]
 
 
+def test_a_reference_known_twice_is_checked_once(con, tmp_path):
+    # a second load of the same folder: every key is in the workspace and in the load
+    # (the reference check must neither reject nor repeat rows)
+    folder = write_folder(tmp_path / "d", BASE)
+    load(con, folder, tmp_path)
+    report = load(con, folder, tmp_path)
+    claims = report.table("claims")
+    assert claims is not None and (claims.read, claims.loaded, claims.rejected) == (2, 2, 0)
+    assert con.execute("SELECT count(*) FROM claims").fetchall() == [(2,)]
+
+
+def test_the_load_caps_duckdb_memory_and_restores_it(con, tmp_path, monkeypatch):
+    from ringfinder.load import loader
+    from ringfinder.load.loader import LOAD_MEMORY_BYTES, _bytes
+
+    assert _bytes("18.7 GiB") == int(18.7 * (1 << 30))
+    assert _bytes("512.0 MiB") == 512 << 20
+    assert _bytes("1000 bytes") == 1000
+    assert _bytes("unlimited") is None
+
+    def limit() -> int | None:
+        row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+        return _bytes(str(row[0])) if row else None
+
+    seen: list[int | None] = []
+    validate_all = loader._validate_all
+
+    def spy(*args: object, **kwargs: object) -> None:
+        seen.append(limit())
+        validate_all(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loader, "_validate_all", spy)
+    folder = write_folder(tmp_path / "d", BASE)
+    con.execute("SET memory_limit = '20GiB'")
+    load(con, folder, tmp_path)
+    assert seen == [LOAD_MEMORY_BYTES]
+    assert limit() == 20 << 30
+    con.execute("SET memory_limit = '1GiB'")  # a lower limit is kept
+    load(con, folder, tmp_path)
+    assert seen[-1] == 1 << 30 and limit() == 1 << 30
+
+
 def test_external_issuers_and_referral_targets_are_kept(con, tmp_path):
     tables = {
         **BASE,
@@ -551,21 +593,23 @@ def test_claim_items_are_replaced_per_claim(con, tmp_path):
     v1 = (
         items
         + "C1,A,药A,drug,1,10\nC1,B,检查B,exam,1,20\nC1,B,检查B,exam,1,20\nC2,A,药A,drug,2,20\n"
+        + "C2,B,检查B,exam,1,20\nC2,B,检查B,exam,1,20\nC2,B,检查B,exam,1,20\n"
     )
     report = load(con, write_folder(tmp_path / "d1", {**BASE, "claim_items": v1}), tmp_path)
     ci = report.table("claim_items")
-    # the same item billed twice on two lines is two items, not a duplicate
-    assert ci is not None and (ci.loaded, ci.rejected) == (4, 0)
+    # the same item billed twice (or three times) on separate lines is that many items,
+    # not a duplicate
+    assert ci is not None and (ci.loaded, ci.rejected) == (7, 0)
     hashes = con.execute("SELECT _row_hash FROM claim_items WHERE item_code = 'B'").fetchall()
-    assert len(set(hashes)) == 2
+    assert len(set(hashes)) == 5
     again = load(con, write_folder(tmp_path / "d1", {**BASE, "claim_items": v1}), tmp_path)
-    assert again.table("claim_items").unchanged == 4  # type: ignore[union-attr]
+    assert again.table("claim_items").unchanged == 7  # type: ignore[union-attr]
     v2 = items + "C1,A,药A,drug,1,10\nC1,C,治疗C,treatment,1,5\n"
     report = load(con, write_folder(tmp_path / "d2", {**BASE, "claim_items": v2}), tmp_path)
     ci = report.table("claim_items")
     assert ci is not None and (ci.inserted, ci.removed, ci.unchanged) == (1, 2, 1)
     got = con.execute("SELECT claim_id, item_code FROM claim_items ORDER BY 1, 2").fetchall()
-    assert got == [("C1", "A"), ("C1", "C"), ("C2", "A")]
+    assert got == [("C1", "A"), ("C1", "C"), ("C2", "A"), ("C2", "B"), ("C2", "B"), ("C2", "B")]
 
 
 # -- strict mode ------------------------------------------------------------------------
@@ -706,3 +750,26 @@ def test_schema_pii_columns_all_have_a_kind():
     for t in TABLES.values():
         for c in t.pii_columns:
             assert c in PII_KINDS, (t.name, c)
+
+
+def test_trim_skips_only_values_with_nothing_to_trim():
+    import random
+
+    import pyarrow.compute as pc
+
+    from ringfinder.load import reader
+
+    def reference(a: pa.Array) -> pa.Array:
+        if pc.all(pc.string_is_ascii(a)).as_py() is not False:
+            return pc.ascii_trim_whitespace(a)
+        return pc.utf8_trim(a, characters=reader.WS_CHARS)
+
+    alphabet = [" ", "\t", "\r", "\n", "\v", "\f", "\u3000", "\u00a0", "\u2000", "\u3001"]
+    alphabet += ["a", "1", "医", "院", "é", ""]
+    rng = random.Random(1)
+    for _ in range(2000):
+        n = rng.randint(0, 6)
+        values = ["".join(rng.choices(alphabet, k=rng.randint(0, 4))) for _ in range(n)]
+        a = pa.array(values, pa.string())
+        for arr in (a, a.slice(min(1, len(a)))):
+            assert reader.trim(arr).to_pylist() == reference(arr).to_pylist()

@@ -101,34 +101,59 @@ class _Shape:
 
     def add(self, piece: bytes) -> None:
         self.quotes += piece.count(b'"')
-        # pieces end after a LF (or at the end of the file): the counts are exact
-        if not self.irregular and piece.count(b"\r") != piece.count(b"\r\n"):
-            self.irregular = True
+        # pieces end after a LF (or at the end of the file): the counts are exact; the
+        # CRLF count (a second pass) only when the piece has a CR at all
+        if not self.irregular:
+            cr = piece.count(b"\r")
+            if cr and cr != piece.count(b"\r\n"):
+                self.irregular = True
 
 
-def _pieces(path: Path) -> Iterator[tuple[bytes, int]]:
-    """(piece, newlines before it): pieces end after a newline byte (or at EOF)."""
-    lines = 0
+def _pieces(path: Path) -> Iterator[tuple[bytes, _Before]]:
+    """(piece, its place): pieces end after a newline byte (or at EOF)."""
+    offset = 0
     carry = b""
     with path.open("rb") as fh:
         while True:
             chunk = fh.read(CHUNK)
             if not chunk:
                 break
-            buf = carry + chunk
-            cut = buf.rfind(b"\n") + 1
+            # the carry (after the last newline) holds no newline: cut in the chunk only,
+            # copying the chunk once at most (a whole chunk is not copied at all)
+            cut = chunk.rfind(b"\n") + 1
             if cut == 0:
-                carry = buf
+                carry += chunk
                 continue
-            piece, carry = buf[:cut], buf[cut:]
-            yield piece, lines
-            lines += piece.count(b"\n")
+            piece = carry + chunk[:cut] if carry else chunk[:cut]
+            carry = chunk[cut:]
+            yield piece, _Before(path, offset)
+            offset += len(piece)
     if carry:
-        yield carry, lines
+        yield carry, _Before(path, offset)
 
 
-def _line_at(piece: bytes, lines_before: int, pos: int) -> int:
-    return lines_before + piece.count(b"\n", 0, pos) + 1
+@dataclass(frozen=True)
+class _Before:
+    """Where a piece starts; its line is counted only when asked (an error, a warning)."""
+
+    path: Path
+    offset: int  # bytes of the file before the piece
+
+    def lines(self) -> int:
+        """Newlines in the file before the piece (reads the file up to it again)."""
+        n, left = 0, self.offset
+        with self.path.open("rb") as fh:
+            while left > 0:
+                buf = fh.read(min(CHUNK, left))
+                if not buf:
+                    break
+                n += buf.count(b"\n")
+                left -= len(buf)
+        return n
+
+
+def _line_at(piece: bytes, before: _Before, pos: int) -> int:
+    return before.lines() + piece.count(b"\n", 0, pos) + 1
 
 
 @dataclass
@@ -150,13 +175,15 @@ def _scan_utf8(path: Path, shape: _Shape) -> _Utf8Scan:
     scan = _Utf8Scan()
     for piece, before in _pieces(path):
         shape.add(piece)
+        if piece.isascii():  # valid UTF-8, nothing to decode (a fast word-wise check)
+            continue
         try:
             piece.decode("utf-8")
         except UnicodeDecodeError as exc:
             start = piece.rfind(b"\n", 0, exc.start) + 1
             scan.error = _line_at(piece, before, exc.start), piece[start : start + 65536]
             return scan
-        if scan.wide or piece.isascii():
+        if scan.wide:
             continue
         if _WIDE.search(piece):
             scan.wide = True

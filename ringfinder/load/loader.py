@@ -17,6 +17,10 @@
 5. **Write**: all tables in one transaction, set-wise upserts by key
    (:mod:`ringfinder.load.store`), then ``_meta`` and a ``_loads`` row.
 
+During the load DuckDB's memory limit is at most :data:`LOAD_MEMORY_BYTES` (its TEMP
+tables spill to the workspace's temporary folder beyond it), so a city-scale load
+keeps a bounded footprint; the connection's own limit is restored at the end.
+
 Raw values (PII included) only ever sit in memory (the staged Arrow rows, TEMP tables
 of the connection, which DuckDB may spill to its temporary folder) and in transcoded
 temp files under ``WORKSPACE/.tmp``, all removed at the end.
@@ -125,6 +129,7 @@ def run_load(
     if tmp_root:
         tmp_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="load-", dir=tmp_root))
+    restore = _cap_memory(con)
     try:
         st = _Staging(data_dir, encoding, mapping, tmp, progress, report)
         _precheck(plans, st)
@@ -150,6 +155,8 @@ def run_load(
     finally:
         _cleanup(con, plans)
         shutil.rmtree(tmp, ignore_errors=True)
+        if restore:
+            con.execute("SET memory_limit = ?", [restore])
     report.seconds = time.perf_counter() - t0
     for w in report.warnings:
         log.info("load warning: %s", w)
@@ -476,8 +483,11 @@ def _validate_all(
             if len(f.bad_lines):
                 _insert_bad_rows(con, chk, f)
         if "_row_hash" in TABLES[table].key:
+            # identical rows are numbered, not rejected: the good rows' keys are then
+            # distinct (a duplicate key would take a SHA-256 collision), no check needed
             con.execute(occurrences_sql(chk))
-        con.execute(duplicates_sql(table, chk))
+        else:
+            con.execute(duplicates_sql(table, chk))
         kinds, good, rejected = reason_rows(con, chk)
         if plan.derived:
             read = good + rejected
@@ -612,6 +622,37 @@ def _write_all(
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+#: DuckDB's memory during a load (it spills its TEMP tables beyond it): the staged and
+#: checked rows of a city-scale load would otherwise grow to most of the RAM
+LOAD_MEMORY_BYTES = 4 << 30
+_UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS |= {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def _bytes(setting: str) -> int | None:
+    """``'18.8 GiB'`` as bytes (None when it does not parse)."""
+    parts = setting.strip().lower().split()
+    try:
+        if len(parts) == 2 and parts[1] in _UNITS:
+            return int(float(parts[0]) * _UNITS[parts[1]])
+        return int(parts[0]) if len(parts) == 1 else None
+    except ValueError:
+        return None
+
+
+def _cap_memory(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Lower DuckDB's memory limit to :data:`LOAD_MEMORY_BYTES`; the old value to restore.
+
+    A lower limit that is already set (``EmbeddedEngine(memory_limit=...)``) is kept.
+    """
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    now = str(row[0]) if row else ""
+    have = _bytes(now)
+    if have is not None and have <= LOAD_MEMORY_BYTES:
+        return None
+    con.execute(f"SET memory_limit = '{LOAD_MEMORY_BYTES >> 20}MiB'")
+    return now if have is not None else None
 
 
 def _workspace(con: duckdb.DuckDBPyConnection) -> Path | None:

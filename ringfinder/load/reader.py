@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 BLOCK = 1 << 24  # Arrow CSV block size (bytes)
 #: files larger than this are staged in a DuckDB TEMP table (spills to disk) rather
 #: than kept as Arrow in memory (faster, but bounded by RAM)
-ARROW_MAX_BYTES = 4 << 30
+ARROW_MAX_BYTES = 1 << 30
 PARQUET_BATCH = 1 << 17
 LINE = "_rf_line"
 
@@ -528,8 +528,42 @@ def _row_spans(arrays: list[pa.Array]) -> pa.Array:
 WS_CHARS = " \t\r\n\u3000\u00a0"  # trimmed from both ends of every value
 
 
+def _edge_bytes(chars: str, *, last: bool) -> np.ndarray:
+    """Lookup table: may a value's first (last) byte belong to one of ``chars``?"""
+    out = np.zeros(256, dtype=bool)
+    for ch in chars:
+        b = ch.encode("utf-8")
+        out[b[-1] if last else b[0]] = True
+    return out
+
+
+_TRIMMED = WS_CHARS + "\v\f"  # what either trim below may remove (ASCII: also VT, FF)
+_FIRST_WS = _edge_bytes(_TRIMMED, last=False)
+_LAST_WS = _edge_bytes(_TRIMMED, last=True)
+
+
+def _may_need_trim(a: pa.Array) -> bool:
+    """False when no value starts or ends with a byte of a trimmed character (cheap).
+
+    Looks only at each value's first and last byte (a superset test: a CJK letter may
+    share its lead or last byte with U+3000 or U+00A0; then the real trim runs).
+    """
+    if not pa.types.is_string(a.type) or a.null_count:
+        return True
+    _, offs, data = a.buffers()
+    if data is None or len(a) == 0:
+        return False
+    off = np.frombuffer(offs, dtype=np.int32)[a.offset : a.offset + len(a) + 1]
+    buf = np.frombuffer(data, dtype=np.uint8)
+    begin, end = off[:-1], off[1:]
+    full = end > begin
+    return bool(_FIRST_WS[buf[begin[full]]].any() or _LAST_WS[buf[end[full] - 1]].any())
+
+
 def trim(a: pa.Array) -> pa.Array:
     """Values without surrounding whitespace (ASCII, ideographic and no-break spaces)."""
+    if not _may_need_trim(a):
+        return a
     if pc.all(pc.string_is_ascii(a)).as_py() is not False:
         return pc.ascii_trim_whitespace(a)
     return pc.utf8_trim(a, characters=WS_CHARS)

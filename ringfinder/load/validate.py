@@ -247,9 +247,8 @@ def check_table_sql(
     x_cols = ", ".join(
         f"{typed_sql(c, qident('_t_' + c.name))} AS {qident(c.name)}" for c in table.columns
     )
-    joins: list[str] = []
     whens: list[str] = ["WHEN e._rf_err0 IS NOT NULL THEN e._rf_err0"]
-    for i, col in enumerate(c for c in table.columns if c.ref and not c.ref.external_ok):
+    for col in (c for c in table.columns if c.ref and not c.ref.external_ok):
         assert col.ref is not None
         parts = []
         for rt in col.ref.tables:
@@ -262,10 +261,11 @@ def check_table_sql(
         where = " or ".join(col.ref.tables)
         detail = f"'unknown {col.name} ' || {_shown('e.' + name)} || ' (not in {where})'"
         if parts:
-            keyset = " UNION ".join(parts)
-            joins.append(f"LEFT JOIN ({keyset}) r{i} ON e.{name} = r{i}.k")
+            # a semi (mark) join: no DISTINCT over the key set, no row fan-out; a key
+            # set holding NULL gives NULL for a value not in it: coalesce says unknown
+            keyset = " UNION ALL ".join(parts)
             whens.append(
-                f"WHEN e.{name} IS NOT NULL AND r{i}.k IS NULL "
+                f"WHEN e.{name} IS NOT NULL AND NOT coalesce(e.{name} IN ({keyset}), false) "
                 f"THEN {_err('unknown_ref', col.name, detail)}"
             )
         else:
@@ -282,7 +282,7 @@ WITH w AS (
 )
 SELECT e._rf_src, e._rf_line, {", ".join("e." + qident(c) for c in table.column_names)}{extra},
        CASE {" ".join(whens)} END AS _rf_err
-FROM e {" ".join(joins)}
+FROM e
 """
 
 
