@@ -141,21 +141,27 @@ def _co_admission_pairs(engine: EmbeddedEngine, p: CommunityParams) -> pd.DataFr
 
 
 def _card_burst_pairs(engine: EmbeddedEngine, p: CommunityParams) -> pd.DataFrame:
+    # cards and terminals as 64-bit hashes until the few pairs are known (a card is one
+    # person's, so counting distinct cards counts distinct (person, card) settlements)
     return engine.sql(
         """
         WITH s AS (
-            SELECT DISTINCT k.person_id, c.card_id, c.terminal_id AS t,
+            SELECT DISTINCT hash(c.card_id) AS ck, hash(c.terminal_id) AS t,
                    CAST(floor(epoch(c.start_time) / ($m * 60)) AS BIGINT) AS w
-            FROM claims c JOIN cards k USING (card_id)
+            FROM claims c SEMI JOIN cards k USING (card_id)
             WHERE c.terminal_id IS NOT NULL AND c.card_id IS NOT NULL
-        ), rep AS (SELECT card_id, t FROM s GROUP BY ALL HAVING count(*) >= $k),
-        cand AS (SELECT s.* FROM s JOIN rep USING (card_id, t)),
+        ), rep AS (SELECT ck, t FROM s GROUP BY ALL HAVING count(*) >= $k),
+        cand AS (SELECT s.* FROM s SEMI JOIN rep USING (ck, t)),
         crowd AS (
             SELECT t, w, count(*) AS n FROM cand GROUP BY ALL HAVING count(*) BETWEEN 2 AND $cap
-        ), c AS (SELECT cand.*, n FROM cand JOIN crowd USING (t, w))
+        ), c0 AS (SELECT cand.*, n FROM cand JOIN crowd USING (t, w)),
+        owner AS (
+            SELECT hash(card_id) AS ck, person_id FROM cards
+            WHERE hash(card_id) IN (SELECT DISTINCT ck FROM c0)
+        ), c AS (SELECT c0.*, owner.person_id FROM c0 JOIN owner USING (ck))
         SELECT least(x.person_id, y.person_id) AS a, greatest(x.person_id, y.person_id) AS b,
                'card_burst' AS kind, sum(1.0 / (x.n - 1)) AS weight, count(*) AS days
-        FROM c x JOIN c y ON x.t = y.t AND x.w = y.w AND x.card_id < y.card_id
+        FROM c x JOIN c y ON x.t = y.t AND x.w = y.w AND x.ck < y.ck
         WHERE x.person_id <> y.person_id
         GROUP BY ALL HAVING count(*) >= $k
         """,
@@ -239,11 +245,6 @@ class CommunityResult:
     settings: dict[str, object]
 
 
-def _community_id(members: Sequence[str]) -> str:
-    h = hashlib.sha256("\x1f".join(sorted(members)).encode()).hexdigest()
-    return "C" + h[:12].upper()
-
-
 #: ``(persons, src, dst, weights, settings) -> membership``: who partitions the person
 #: graph (default python-igraph's Leiden; the Neo4j engine may hand in GDS Leiden).
 Partitioner = Callable[
@@ -274,16 +275,17 @@ def detect_communities(
     edges = canonical_edges(person_edges(engine, p))
     if edges.empty:
         return CommunityResult([], empty, p.leiden.record())
-    codes, persons = pd.factorize(pd.concat([edges["a"], edges["b"]], ignore_index=True))
+    codes, uniques = pd.factorize(pd.concat([edges["a"], edges["b"]], ignore_index=True))
+    persons = np.asarray(uniques, dtype=object)
     n_e = len(edges)
     src, dst = codes[:n_e], codes[n_e:]
     membership = (partitioner or _igraph_leiden)(
         list(persons), src, dst, edges["weight"].to_numpy(), p.leiden
     )
-    groups = pd.Series(persons, dtype=object).groupby(membership).agg(list)
-    groups = groups[groups.map(len) >= p.min_size]
+    membership = np.asarray(membership, dtype=np.int64)
+    partition, groups = _partition(persons, membership, p.min_size)
     edges = edges.assign(ca=membership[src], cb=membership[dst])
-    internal = edges[(edges["ca"] == edges["cb"]) & edges["ca"].isin(groups.index)]
+    internal = edges[(edges["ca"] == edges["cb"]) & edges["ca"].isin(groups)]
     # only communities with a behavioural tie and enough signal kinds can qualify (their
     # residue has no more): one vectorised pass spares the per-community loop for the
     # tens of thousands of families a city has
@@ -294,9 +296,11 @@ def detect_communities(
     internal = internal[internal["ca"].isin(candidates)]
     covered: set[str] = set().union(*(f.persons for f in prior)) if prior else set()
     address = _addresses(engine, internal[internal["kind"].isin(BEHAVIOURAL)])
+    in_cand = np.isin(membership, candidates)
+    people = pd.Series(persons[in_cand]).groupby(membership[in_cand]).agg(set)
     findings = []
     for comm, grp in internal.groupby("ca", sort=True):
-        members = set(groups[comm]) - covered  # what the detectors did not say
+        members = people[comm] - covered  # what the detectors did not say
         if len(members) < p.min_size:
             continue
         grp = grp[grp["a"].isin(members) & grp["b"].isin(members)]
@@ -310,15 +314,39 @@ def detect_communities(
         if len(acting) < max(p.min_size, p.behaviour_share * len(members)):
             continue
         findings.append(_finding(engine, members, grp, kinds, p))
-    ids = groups.map(_community_id)
+    return CommunityResult(findings, partition, p.leiden.record())
+
+
+def _partition(
+    persons: np.ndarray, membership: np.ndarray, min_size: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The communities of ``min_size`` or more persons as (person_id, community_id, size)
+    rows, by community label, and those labels."""
+    sizes = np.bincount(membership)
+    keep = sizes[membership] >= min_size
+    labels = membership[keep]
+    names = persons[keep]
+    # by label, then person id: each community's members sorted, as its id hashes them
+    order = np.lexsort((names.astype(str), labels))
+    labels, names = labels[order], names[order]
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if len(labels) else labels
+    bounds = np.r_[starts, len(labels)]
+    ids = [_community_id_sorted(names[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    counts = np.diff(bounds)
     partition = pd.DataFrame(
         {
-            "person_id": [m for ms in groups for m in ms],
-            "community_id": [ids[c] for c, ms in groups.items() for _ in ms],
-            "size": [len(ms) for ms in groups for _ in ms],
+            "person_id": names,
+            "community_id": np.repeat(np.asarray(ids, dtype=object), counts),
+            "size": np.repeat(counts, counts),
         }
     )
-    return CommunityResult(findings, partition, p.leiden.record())
+    return partition, labels[starts]
+
+
+def _community_id_sorted(members: Sequence[str]) -> str:
+    """A stable community id from its members, given sorted."""
+    h = hashlib.sha256("\x1f".join(members).encode()).hexdigest()
+    return "C" + h[:12].upper()
 
 
 def _addresses(engine: EmbeddedEngine, edges: pd.DataFrame) -> pd.Series:

@@ -117,11 +117,12 @@ def build_leads(
     """Merge, score and summarise findings into leads, best first."""
     kept = [f for f in findings if f.strength >= min_strength]
     leads = []
-    for group in merge_groups(kept):
-        parts = sorted((kept[i] for i in group), key=lambda f: -f.strength)
+    groups = [sorted((kept[i] for i in g), key=lambda f: -f.strength) for g in merge_groups(kept)]
+    evidence = [sorted(set().union(*(f.claims for f in parts))) for parts in groups]
+    # one pass over the claims for every group, not one scan per group
+    summaries = engine.evidence_summaries(evidence)
+    for parts, claims, ev in zip(groups, evidence, summaries, strict=True):
         members = {k: sorted(set().union(*(f.members(k) for f in parts))) for k in MEMBER_KINDS}
-        claims = sorted(set().union(*(f.claims for f in parts)))
-        ev = engine.evidence_summary(claims)
         patterns = []
         for f in parts:
             if f.pattern not in patterns:
@@ -153,6 +154,8 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())  # the new content is on disk before the name points to it
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

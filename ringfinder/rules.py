@@ -65,16 +65,29 @@ def screen(engine: EmbeddedEngine, params: RuleParams | None = None) -> RuleHits
             [p.reimbursements_per_year],
         )
     if "claims" in present:
-        for rule, visit_type, n in (
-            ("top_inpatient_cost", "inpatient", p.top_n_inpatient),
-            ("top_special_outpatient_cost", "chronic_outpatient", p.top_n_special_outpatient),
-        ):
-            hits.by_rule[rule] = _ids(
-                engine,
-                """SELECT person_id FROM claims WHERE visit_type = ?
-                   GROUP BY person_id ORDER BY sum(total_amount) DESC, person_id LIMIT ?""",
-                [visit_type, n],
-            )
+        # both top-N lists from one scan: rank each visit type's persons by cost
+        # (ties by person id, as ORDER BY cost DESC, person_id LIMIT n would)
+        rules = {
+            "inpatient": ("top_inpatient_cost", p.top_n_inpatient),
+            "chronic_outpatient": ("top_special_outpatient_cost", p.top_n_special_outpatient),
+        }
+        for rule, _ in rules.values():
+            hits.by_rule[rule] = set()
+        rows = engine.sql(
+            """WITH s AS (
+                   SELECT visit_type, person_id, sum(total_amount) AS cost FROM claims
+                   WHERE visit_type IN ('inpatient', 'chronic_outpatient') GROUP BY ALL
+               ), r AS (
+                   SELECT visit_type, person_id, row_number() OVER (
+                       PARTITION BY visit_type ORDER BY cost DESC, person_id) AS rk
+                   FROM s
+               )
+               SELECT visit_type, person_id FROM r
+               WHERE rk <= CASE visit_type WHEN 'inpatient' THEN ? ELSE ? END""",
+            [p.top_n_inpatient, p.top_n_special_outpatient],
+        ).fetchall()
+        for visit_type, person in rows:
+            hits.by_rule[rules[visit_type][0]].add(person)
         hits.by_rule["visits_ge_15_a_month"] = _ids(
             engine,
             """SELECT DISTINCT person_id FROM claims

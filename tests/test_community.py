@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -85,6 +86,9 @@ def test_partition_keeps_every_community_of_min_size(engine: EmbeddedEngine) -> 
     assert ring["community_id"].nunique() == 1 and set(ring["size"]) == {6}
     assert family["community_id"].nunique() == 1 and set(family["size"]) == {4}
     assert ring["community_id"].iloc[0] != family["community_id"].iloc[0]
+    # the id is a hash of the sorted members, whatever order Leiden numbered them in
+    digest = hashlib.sha256("\x1f".join(sorted(ring["person_id"])).encode()).hexdigest()
+    assert ring["community_id"].iloc[0] == "C" + digest[:12].upper()
     assert len(result.findings) == 1  # the family is a community, not a finding
     assert result.settings["objective"] == "modularity"
 

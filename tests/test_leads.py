@@ -88,3 +88,11 @@ def test_leads_sum_money_over_the_union_of_evidence(engine: EmbeddedEngine, tmp_
             [sys.executable, str(SHARED), str(path)], capture_output=True, text=True
         )
         assert res.returncode == 0, res.stdout
+
+
+def test_evidence_of_all_groups_at_once_equals_one_group_at_a_time(
+    engine: EmbeddedEngine,
+) -> None:
+    groups = [["c1", "c2", "r1"], ["c2"], [], ["nowhere"], ["r1", "r1"]]
+    assert engine.evidence_summaries(groups) == [engine.evidence_summary(g) for g in groups]
+    assert engine.evidence_summaries([]) == []

@@ -58,6 +58,10 @@ class Engine(ABC):
     def evidence_summary(self, ids: Iterable[str]) -> EvidenceSummary:
         """Total and fund money and first/last dates of the given evidence ids."""
 
+    def evidence_summaries(self, groups: Sequence[Iterable[str]]) -> list[EvidenceSummary]:
+        """:meth:`evidence_summary` of each group (engines may answer all in one pass)."""
+        return [self.evidence_summary(ids) for ids in groups]
+
     # -- hooks the job (ringfinder.pipeline.run_job) calls; defaults for simple engines --
     def load(
         self,
