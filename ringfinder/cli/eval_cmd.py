@@ -124,4 +124,6 @@ def eval_(
                 f"look-alikes in top K {r['lookalikes_in_top_k']}"
             )
     if json_out:
-        json_out.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        from ringfinder.leads import atomic_write_text
+
+        atomic_write_text(json_out, json.dumps(rows, indent=2))

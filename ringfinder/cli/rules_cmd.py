@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,7 @@ def rules(
 ) -> None:
     """Screen single records and persons the way the campaign documents do."""
     from ringfinder.engine.embedded import EmbeddedEngine
+    from ringfinder.leads import atomic_write_text
     from ringfinder.load import load_folder
     from ringfinder.rules import screen
 
@@ -33,11 +35,12 @@ def rules(
         hits = screen(engine)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "rule_hits.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["rule", "person_id"])
-        for rule, persons in sorted(hits.by_rule.items()):
-            writer.writerows((rule, p) for p in sorted(persons))
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow(["rule", "person_id"])
+    for rule, persons in sorted(hits.by_rule.items()):
+        writer.writerows((rule, p) for p in sorted(persons))
+    atomic_write_text(path, buf.getvalue())  # a reader sees the old file or the new, never half
     table = Table(title="Screening rules (现行筛查规则)")
     table.add_column("rule")
     table.add_column("persons flagged", justify="right")

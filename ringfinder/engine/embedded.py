@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +11,7 @@ import duckdb
 from ringfinder.engine.base import Engine, EvidenceSummary
 from ringfinder.errors import EngineError
 from ringfinder.schema import LOAD_ORDER, TABLES
+from ringfinder.workspace_lock import WorkspaceLock
 
 if TYPE_CHECKING:
     from ringfinder.detectors.base import Detector
@@ -48,13 +49,16 @@ class EmbeddedEngine(Engine):
         memory_limit: str | None = None,
     ) -> None:
         self.workspace = Path(workspace) if workspace is not None else None
+        self._lock = WorkspaceLock(self.workspace or ".")
         try:
             if self.workspace is None:
                 self.con = duckdb.connect(":memory:")
             else:
-                self.workspace.mkdir(parents=True, exist_ok=True)
+                # one writer per workspace; released when closed or when the process dies
+                self._lock = WorkspaceLock(self.workspace).acquire()
                 self.con = duckdb.connect(str(self.workspace / DB_FILE))
         except duckdb.Error as exc:
+            self._lock.release()
             raise EngineError(f"cannot open the workspace database: {exc}") from None
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -96,6 +100,37 @@ class EmbeddedEngine(Engine):
         assert row is not None
         return EvidenceSummary(row[0], row[1], row[2], row[3], int(row[4]))
 
+    def evidence_summaries(self, groups: Sequence[Iterable[str]]) -> list[EvidenceSummary]:
+        """Every group's summary from one scan of claims and reimbursements."""
+        if not groups:
+            return []
+        gs, ids = [], []
+        for g, group in enumerate(groups):
+            for i in sorted(set(group)):
+                gs.append(g)
+                ids.append(i)
+        rows = self.con.execute(
+            """
+            WITH ev AS (SELECT unnest($g) AS g, unnest($ids) AS id),
+            m AS (
+                SELECT ev.g, c.total_amount AS total, c.fund_amount AS fund,
+                       CAST(c.start_time AS DATE) AS d
+                FROM claims c JOIN ev ON c.claim_id = ev.id
+                UNION ALL
+                SELECT ev.g, r.amount_claimed, coalesce(r.amount_paid, 0), r.submitted_date
+                FROM reimbursements r JOIN ev ON r.reimbursement_id = ev.id
+            )
+            SELECT g, coalesce(sum(total), 0), coalesce(sum(fund), 0), min(d), max(d), count(*)
+            FROM m GROUP BY g
+            """,
+            {"g": gs, "ids": ids},
+        ).fetchall()
+        found = {r[0]: EvidenceSummary(r[1], r[2], r[3], r[4], int(r[5])) for r in rows}
+        if len(found) < len(groups):  # groups with no evidence found: the empty summary
+            none = self.evidence_summary([])
+            return [found.get(g, none) for g in range(len(groups))]
+        return [found[g] for g in range(len(groups))]
+
     def load(
         self,
         data_dir: Path,
@@ -119,3 +154,4 @@ class EmbeddedEngine(Engine):
             self.con.close()
         except duckdb.Error:
             pass
+        self._lock.release()

@@ -151,9 +151,20 @@ public class Launcher {
             GraphDatabaseService db = dbms.database(GraphDatabaseSettings.DEFAULT_DATABASE_NAME);
             db.executeTransactionally("RETURN 1");
             if (auth) {
-                dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME).executeTransactionally(
-                        "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED",
-                        Map.of("password", password));
+                try {
+                    dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME).executeTransactionally(
+                            "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED",
+                            Map.of("password", password));
+                } catch (RuntimeException e) {
+                    // a restart on the same home: the user already has this password
+                    boolean same = false;
+                    for (Throwable t = e; t != null; t = t.getCause()) {
+                        same |= String.valueOf(t.getMessage()).contains("cannot be the same");
+                    }
+                    if (!same) {
+                        throw e;
+                    }
+                }
             }
             boltPort = ((GraphDatabaseAPI) db).getDependencyResolver()
                     .resolveDependency(ConnectorPortRegister.class)
