@@ -118,5 +118,4 @@ def test_comparisons(report: dict) -> None:
             assert fd["status"] == "ok" or fd.get("reason"), fd
             if fd["status"] == "ok":
                 assert 0 <= fd["scores"]["f1"] <= 1
-        assert size["neo4j"]["placeholder"] is True
         assert size["neo4j"]["status"] == "skipped"

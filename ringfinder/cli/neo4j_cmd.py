@@ -31,17 +31,32 @@ WorkspaceOpt = Annotated[
 
 
 def connect(uri: str | None, user: str | None, database: str | None) -> tuple[Any, str]:
-    """A verified driver; the password comes from env, config file or a prompt."""
+    """A verified driver. The password comes from ``NEO4J_PASSWORD``, the config file or,
+    on a terminal, a hidden prompt (when a user is named without one, or the server
+    refuses to go without); it is never taken from the command line."""
     from dataclasses import replace
 
-    from ringfinder.neo4j.connect import open_driver, resolve_settings
+    from ringfinder.neo4j.connect import AuthenticationFailed, open_driver, resolve_settings
 
     settings = resolve_settings(uri, user, database)
     if settings.user and settings.password is None:
-        if not sys.stdin.isatty():
-            raise ConfigError("NEO4J_PASSWORD is not set and there is no terminal to ask")
-        settings = replace(settings, password=typer.prompt("Neo4j password", hide_input=True))
+        settings = replace(settings, password=_ask_password())
+    try:
+        return open_driver(settings), settings.database
+    except AuthenticationFailed:
+        if settings.password is not None or not sys.stdin.isatty():
+            raise
+    settings = replace(settings, password=_ask_password())
     return open_driver(settings), settings.database
+
+
+def _ask_password() -> str:
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "NEO4J_PASSWORD is not set (nor a password in the config file) "
+            "and there is no terminal to ask"
+        )
+    return str(typer.prompt("Neo4j password", hide_input=True))
 
 
 @app.command("load")
@@ -53,7 +68,7 @@ def load(
     uri: UriOpt = None,
     user: UserOpt = None,
     database: DbOpt = None,
-    batch_rows: Annotated[int, typer.Option(help="Rows per transaction.")] = 10_000,
+    batch_rows: Annotated[int, typer.Option(help="Rows per transaction.")] = 20_000,
     restart: Annotated[
         bool, typer.Option(help="Ignore an interrupted load's position and start over.")
     ] = False,
@@ -62,11 +77,12 @@ def load(
     from ringfinder.cli.load_cmd import render_load_report
     from ringfinder.engine.embedded import EmbeddedEngine
     from ringfinder.load import LoadOptions, load_folder
+    from ringfinder.neo4j.connect import neo4j_errors
     from ringfinder.neo4j.writer import GraphWriter, actual_counts, expected_counts
 
     driver, db = connect(uri, user, database)
     try:
-        with EmbeddedEngine(workspace) as engine:
+        with neo4j_errors(uri or "the configured URI"), EmbeddedEngine(workspace) as engine:
             report = load_folder(
                 engine.con, data_dir, LoadOptions(encoding=encoding, mapping=mapping)
             )
@@ -84,7 +100,8 @@ def load(
 
                 result = writer.write_all(progress, resume=not restart)
             want_nodes, want_rels = expected_counts(engine.con)
-        have_nodes, have_rels = actual_counts(driver, db)
+        with neo4j_errors(uri or "the configured URI"):
+            have_nodes, have_rels = actual_counts(driver, db)
     finally:
         driver.close()
     _render_counts(want_nodes, have_nodes, "label")
@@ -93,6 +110,97 @@ def load(
     err.print(f"wrote {result.rows:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s)")
     if result.resumed:
         err.print(f"resumed: {', '.join(result.resumed)}")
+
+
+@app.command("import")
+def bulk_import(
+    data_dir: Annotated[
+        Path | None,
+        typer.Argument(help="Folder to validate into the workspace first; omit to use it as is."),
+    ] = None,
+    workspace: WorkspaceOpt = Path("ringfinder-workspace"),
+    mapping: Annotated[str | None, typer.Option(help="Mapping name or YAML path.")] = None,
+    encoding: Annotated[str, typer.Option(help="auto, utf-8, gb18030 or gbk.")] = "auto",
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="RINGFINDER_NEO4J_DB_HOME",
+            help="Neo4j home to import into (default: the one scripts/neo4j-start uses). "
+            "Its server must be stopped.",
+        ),
+    ] = None,
+    database: Annotated[str, typer.Option(help="Database name.")] = "neo4j",
+    overwrite: Annotated[bool, typer.Option(help="Replace the home's existing database.")] = False,
+    csv_dir: Annotated[
+        Path | None, typer.Option(help="Where to write the CSVs (default: <home>/import).")
+    ] = None,
+    keep_csv: Annotated[bool, typer.Option(help="Keep the CSVs after the import.")] = False,
+    heap: Annotated[str, typer.Option(help="JVM heap of the import and schema steps.")] = "1g",
+    off_heap: Annotated[str, typer.Option(help="neo4j-admin --max-off-heap-memory.")] = "2g",
+    pagecache: Annotated[str, typer.Option(help="Page cache while building indexes.")] = "1g",
+    threads: Annotated[int | None, typer.Option(help="Importer threads (default: cores).")] = None,
+    duckdb_memory: Annotated[
+        str, typer.Option(help="DuckDB memory limit while writing the CSVs.")
+    ] = "2GB",
+    report: Annotated[
+        Path | None, typer.Option(help="Also write the phase timings and counts as JSON here.")
+    ] = None,
+) -> None:
+    """Bulk-import the workspace graph into a stopped local Neo4j (neo4j-admin import full).
+
+    Same nodes and relationships as `neo4j load`, written as CSVs and imported offline,
+    then the constraints and indexes of cypher/schema.cypher are built.
+    """
+    from ringfinder.cli.load_cmd import render_load_report
+    from ringfinder.engine.embedded import EmbeddedEngine
+    from ringfinder.load import LoadOptions, load_folder
+    from ringfinder.neo4j.bulk import describe, run_import
+    from ringfinder.neo4j.server import default_runtime_dir
+    from ringfinder.neo4j.writer import expected_counts
+
+    target = (home or default_runtime_dir() / "home").expanduser().resolve()
+    with EmbeddedEngine(workspace, memory_limit=duckdb_memory) as engine:
+        if data_dir is not None:
+            render_load_report(
+                load_folder(engine.con, data_dir, LoadOptions(encoding=encoding, mapping=mapping))
+            )
+
+        def step(phase: str, detail: str) -> None:
+            err.print(f"{phase}: {detail}")
+
+        result = run_import(
+            engine.con,
+            home=target,
+            csv_dir=csv_dir or target / "import",
+            database=database,
+            heap=heap,
+            off_heap=off_heap,
+            pagecache=pagecache,
+            threads=threads,
+            overwrite=overwrite,
+            keep_csv=keep_csv,
+            step=step,
+        )
+        want_nodes, want_rels = expected_counts(engine.con)
+    _render_counts(want_nodes, result.nodes, "label")
+    _render_counts(want_rels, result.relationships, "relationship")
+    same = want_nodes == result.nodes and want_rels == result.relationships
+    if report is not None:
+        import json
+
+        from ringfinder.leads import atomic_write_text
+
+        atomic_write_text(report, json.dumps({**describe(result), "counts_equal": same}, indent=2))
+    err.print(
+        f"imported into {target}: CSV {result.csv_seconds:.1f} s "
+        f"({result.csv_bytes / 1e9:.2f} GB), neo4j-admin {result.import_seconds:.1f} s, "
+        f"schema {result.schema_seconds:.1f} s; total {result.seconds:.1f} s. "
+        f"Start it with: scripts/neo4j-start --home {target}"
+    )
+    if not same:
+        from ringfinder.errors import EngineError
+
+        raise EngineError("the imported counts differ from the workspace (table above)")
 
 
 def push_run(leads: Any, workspace_con: Any, lang: str) -> None:
@@ -116,6 +224,7 @@ def _bar() -> Progress:
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # a pipe or a file: no bar, no stray blank line
     )
 
 

@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+from neo4j.exceptions import ConstraintError
 
 from ringfinder.neo4j.model import KEYS, NODES, RELS, NodeSpec, RelSpec
+from ringfinder.neo4j.retry import with_retry
 from ringfinder.resources import resource_file
 
 log = logging.getLogger(__name__)
 
-BATCH_ROWS = 10_000
+BATCH_ROWS = 20_000
 #: progress(spec_name, rows_done, rows_total)
 Progress = Callable[[str, int, int], None]
 
@@ -40,10 +44,19 @@ def _set_temporal(var: str, temporal: dict[str, str]) -> str:
     )
 
 
-def node_statement(label: str, temporal: dict[str, str] | None = None) -> str:
+def node_statement(
+    label: str,
+    temporal: dict[str, str] | None = None,
+    *,
+    create: bool = False,
+    props: bool = True,
+) -> str:
+    """``UNWIND``/``MERGE`` of one batch of nodes; ``create`` for a label known to be empty."""
     key = KEYS[label]
+    verb = "CREATE" if create else "MERGE"
     return (
-        f"UNWIND $rows AS row MERGE (n:`{label}` {{`{key}`: row.key}}) SET n += row.props"
+        f"UNWIND $rows AS row {verb} (n:`{label}` {{`{key}`: row.key}})"
+        + (" SET n += row.props" if props else "")
         + _set_temporal("n", temporal or {})
     )
 
@@ -54,13 +67,16 @@ def rel_statement(
     b_label: str,
     rel_key: str | None,
     temporal: dict[str, str] | None = None,
+    *,
+    props: bool = True,
 ) -> str:
     ka, kb = KEYS[a_label], KEYS[b_label]
     rkey = f" {{`{rel_key}`: row.rkey}}" if rel_key else ""
     return (
         f"UNWIND $rows AS row MATCH (a:`{a_label}` {{`{ka}`: row.a}}) "
         f"MATCH (b:`{b_label}` {{`{kb}`: row.b}}) "
-        f"MERGE (a)-[r:`{rel_type}`{rkey}]->(b) SET r += row.props"
+        f"MERGE (a)-[r:`{rel_type}`{rkey}]->(b)"
+        + (" SET r += row.props" if props else "")
         + _set_temporal("r", temporal or {})
     )
 
@@ -99,42 +115,113 @@ def _present(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> bool:
     return False
 
 
+def _row_sql(
+    con: duckdb.DuckDBPyConnection, sql: str, fixed: tuple[str, ...]
+) -> tuple[str, dict[str, str], bool]:
+    """The spec's query reshaped to ``<fixed...>, props {..}, tv {..}`` rows.
+
+    DuckDB builds each row's property map (``props``) and the ISO text of its dates and
+    timestamps (``tv``, parsed by Neo4j), so no Python code touches single values.
+    Returns the query, the temporal columns and whether there are plain properties.
+    """
+    cols = [
+        (str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM ({sql})").fetchall()
+    ]
+    keep = [f'"{n}"' for n, _ in cols if n in fixed]
+    plain = [n for n, t in cols if n not in fixed and t not in _TEMPORAL]
+    temporal = {n: _TEMPORAL[t] for n, t in cols if n not in fixed and t in _TEMPORAL}
+
+    def text(n: str) -> str:
+        if temporal[n] == "date":
+            return f'CAST("{n}" AS VARCHAR)'
+        return f"strftime(\"{n}\", '%Y-%m-%dT%H:%M:%S.%f')"
+
+    parts = list(keep)
+    if plain:
+        parts.append("struct_pack(" + ", ".join(f'"{n}" := "{n}"' for n in plain) + ") AS props")
+    if temporal:
+        parts.append(
+            "struct_pack(" + ", ".join(f'"{n}" := {text(n)}' for n in sorted(temporal)) + ") AS tv"
+        )
+    return f"SELECT {', '.join(parts)} FROM ({sql})", temporal, bool(plain)
+
+
 def _batches(
     con: duckdb.DuckDBPyConnection, sql: str, order: str, skip: int, size: int
 ) -> Iterator[list[dict[str, Any]]]:
+    """Rows of ``sql`` in ``order`` from row ``skip`` on, ``size`` at a time, as dicts.
+
+    The cursor is opened here, in the caller's thread; the rows may be read in another.
+    """
     cur = con.cursor()
-    reader = cur.execute(f"SELECT * FROM ({sql}) ORDER BY {order} OFFSET {int(skip)}")
-    while True:
-        batch = reader.fetchmany(size)
-        if not batch:
+    query = f"SELECT * FROM ({sql}) ORDER BY {order} OFFSET {int(skip)}"
+
+    def rows() -> Iterator[list[dict[str, Any]]]:
+        try:
+            reader = cur.sql(query).to_arrow_reader(size)
+            pending: list[dict[str, Any]] = []
+            for chunk in reader:
+                pending.extend(chunk.to_pylist())
+                while len(pending) >= size:
+                    yield pending[:size]
+                    pending = pending[size:]
+            if pending:
+                yield pending
+        finally:
+            cur.close()
+
+    return rows()
+
+
+_END = object()
+
+
+def _prefetched(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """``items``, produced by a background thread up to ``depth`` ahead.
+
+    DuckDB reads and shapes the next batch while Neo4j writes the current one. Closing
+    the returned iterator (an interrupted load) stops the thread.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Failed(exc))
             return
-        cols = [d[0] for d in reader.description]
-        yield [dict(zip(cols, r, strict=True)) for r in batch]
+        put(_END)
+
+    worker = threading.Thread(target=run, name="neo4j-batches", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=30)
 
 
-def _split(
-    row: dict[str, Any], fixed: tuple[str, ...], temporal: dict[str, str] | None = None
-) -> dict[str, Any]:
-    temporal = temporal or {}
-    out = {k: row[k] for k in fixed if k in row}
-    out["props"] = {
-        k: v for k, v in row.items() if k not in fixed and k not in temporal and v is not None
-    }
-    if temporal:
-        out["tv"] = {k: None if row[k] is None else row[k].isoformat() for k in temporal}
-    return out
-
-
-def _temporal_columns(
-    con: duckdb.DuckDBPyConnection, sql: str, fixed: tuple[str, ...]
-) -> dict[str, str]:
-    """Property columns of a spec's query holding dates or timestamps -> Cypher parser."""
-    out = {}
-    for name, dtype, *_ in con.execute(f"DESCRIBE SELECT * FROM ({sql})").fetchall():
-        fn = _TEMPORAL.get(str(dtype))
-        if fn and name not in fixed:
-            out[name] = fn
-    return out
+@dataclass
+class _Failed:
+    exc: BaseException
 
 
 class GraphWriter:
@@ -179,44 +266,80 @@ class GraphWriter:
         def work(tx: Any) -> None:
             tx.run(statement, rows=rows).consume()
 
-        with self.driver.session(database=self.database) as session:
-            session.execute_write(work)
+        def attempt() -> None:
+            with self.driver.session(database=self.database) as session:
+                session.execute_write(work)
+
+        with_retry(attempt, what="a batch")  # outages longer than the driver's own retries
 
     def _count(self, sql: str) -> int:
         row = self.con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
         return int(row[0]) if row else 0
 
+    def _label_empty(self, label: str) -> bool:
+        recs, _, _ = self.driver.execute_query(
+            f"MATCH (n:`{label}`) RETURN count(n) AS n", database_=self.database
+        )
+        return int(recs[0]["n"]) == 0
+
     def write_nodes(self, spec: NodeSpec, progress: Progress | None = None) -> int:
+        """MERGE the spec's nodes; CREATE them when the label was empty at the start.
+
+        A CREATE batch that meets an existing key (a batch retried after a commit whose
+        reply was lost) violates the label's uniqueness constraint and is merged instead.
+        """
         total = self._count(spec.sql)
         done = self._done(spec.name)
-        temporal = _temporal_columns(self.con, spec.sql, ("key",))
-        stmt = node_statement(spec.label, temporal)
-        for rows in _batches(self.con, spec.sql, "key", done, self.batch_rows):
-            self._write(stmt, [_split(r, ("key",), temporal) for r in rows])
-            done += len(rows)
-            self._mark(spec.name, done)
-            if progress:
-                progress(spec.name, done, total)
+        sql, temporal, props = _row_sql(self.con, spec.sql, ("key",))
+        merge = node_statement(spec.label, temporal, props=props)
+        create = node_statement(spec.label, temporal, create=True, props=props)
+        fresh = done == 0 and self._label_empty(spec.label)
+        batches = _prefetched(_batches(self.con, sql, "key", done, self.batch_rows))
+        try:
+            for rows in batches:
+                if fresh:
+                    try:
+                        self._write(create, rows)
+                    except ConstraintError:
+                        fresh = False
+                        self._write(merge, rows)
+                else:
+                    self._write(merge, rows)
+                done += len(rows)
+                self._mark(spec.name, done)
+                if progress:
+                    progress(spec.name, done, total)
+        finally:
+            batches.close()
         return total
 
     def write_rels(self, spec: RelSpec, progress: Progress | None = None) -> int:
         total = self._count(spec.sql)
         done = self._done(spec.name)
         fixed = ("a", "b", "a_label", "b_label", "rkey")
-        temporal = _temporal_columns(self.con, spec.sql, fixed)
+        sql, temporal, props = _row_sql(self.con, spec.sql, fixed)
         order = "a, b" + (", rkey" if spec.rel_key else "")
-        # rows of one batch may mix labels: write each label pair with its own statement
-        for rows in _batches(self.con, spec.sql, order, done, self.batch_rows):
-            by_labels: dict[tuple[str, str], list[dict[str, Any]]] = {}
-            for r in rows:
-                labels = (r.get("a_label") or spec.a_label, r.get("b_label") or spec.b_label)
-                by_labels.setdefault(labels, []).append(_split(r, fixed, temporal))  # type: ignore[arg-type]
-            for (la, lb), part in sorted(by_labels.items()):
-                self._write(rel_statement(spec.type, la, lb, spec.rel_key, temporal), part)
-            done += len(rows)
-            self._mark(spec.name, done)
-            if progress:
-                progress(spec.name, done, total)
+        fixed_labels = spec.a_label is not None and spec.b_label is not None
+        batches = _prefetched(_batches(self.con, sql, order, done, self.batch_rows))
+        try:
+            for rows in batches:
+                if fixed_labels:
+                    by_labels = {(spec.a_label, spec.b_label): rows}
+                else:  # rows of one batch may mix labels: one statement per label pair
+                    by_labels = {}
+                    for r in rows:
+                        la, lb = r.pop("a_label", None), r.pop("b_label", None)
+                        key = (la or spec.a_label, lb or spec.b_label)
+                        by_labels.setdefault(key, []).append(r)
+                for (la, lb), part in sorted(by_labels.items()):  # type: ignore[arg-type]
+                    stmt = rel_statement(spec.type, la, lb, spec.rel_key, temporal, props=props)  # type: ignore[arg-type]
+                    self._write(stmt, part)
+                done += len(rows)
+                self._mark(spec.name, done)
+                if progress:
+                    progress(spec.name, done, total)
+        finally:
+            batches.close()
         return total
 
     def write_all(self, progress: Progress | None = None, *, resume: bool = True) -> WriteReport:

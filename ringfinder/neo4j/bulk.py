@@ -1,0 +1,434 @@
+"""Offline bulk import: the workspace graph as neo4j-admin CSVs, imported in one pass.
+
+The same graph model as the Bolt loader (:mod:`ringfinder.neo4j.model`): every
+``NodeSpec`` becomes one node file with the label's key as ``:ID(<Label>)`` (one ID
+space per label, so keys of different labels never collide), every ``RelSpec`` one
+relationship file per (start label, end label) pair. Values keep their types
+(``:long``, ``:double``, ``:boolean``, ``:date``, ``:localdatetime``, arrays as
+``type[]``), and a NULL is an empty unquoted field, so it is not set, as with the
+loader's ``SET n += props``. DuckDB writes the files with ``COPY`` (no Python loop over
+rows); headers go in their own files.
+
+Then ``neo4j-admin database import full`` (``org.neo4j.cli.AdminTool``, from the same
+jars and classpath as the launcher) builds the store of a **stopped** local home, and a
+short-lived server on that home creates the constraints and indexes of
+``cypher/schema.cypher`` and waits until they are online.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ringfinder.errors import EngineError
+from ringfinder.neo4j.model import KEYS, NODES, RELS, NodeSpec, RelSpec
+from ringfinder.neo4j.server import (
+    JVM_FLAGS,
+    PID_FILE,
+    _jvm_size,
+    _launcher_alive,
+    default_runtime_dir,
+    fetch_runtime,
+    find_java,
+    parse_size,
+    start_server,
+)
+
+log = logging.getLogger(__name__)
+
+ADMIN_CLASS = "org.neo4j.cli.AdminTool"
+ARRAY_DELIMITER = ";"
+#: DuckDB column type -> neo4j-admin CSV type (absent: string)
+_SCALAR = {
+    "BIGINT": "long",
+    "INTEGER": "long",
+    "SMALLINT": "long",
+    "TINYINT": "long",
+    "UBIGINT": "long",
+    "UINTEGER": "long",
+    "USMALLINT": "long",
+    "UTINYINT": "long",
+    "HUGEINT": "long",
+    "DOUBLE": "double",
+    "FLOAT": "double",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "TIMESTAMP": "localdatetime",
+}
+_ISO = "'%Y-%m-%dT%H:%M:%S.%f'"  # ISO 8601, as Neo4j parses localdatetime
+_REL_FIXED = ("a", "b", "a_label", "b_label", "rkey")
+#: progress(step, detail)
+Step = Callable[[str, str], None]
+
+
+@dataclass
+class ImportReport:
+    """What a bulk import wrote and how long each phase took."""
+
+    nodes: dict[str, int] = field(default_factory=dict)  # label -> nodes in the store
+    relationships: dict[str, int] = field(default_factory=dict)  # type -> relationships
+    csv_seconds: float = 0.0
+    import_seconds: float = 0.0
+    schema_seconds: float = 0.0
+    csv_bytes: int = 0
+    home: Path | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.csv_seconds + self.import_seconds + self.schema_seconds
+
+
+@dataclass(frozen=True)
+class _File:
+    kind: str  # "nodes" | "relationships"
+    group: str  # label or relationship type
+    header: Path
+    data: Path
+    has_text: tuple[str, ...]  # string columns (checked for line breaks)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _columns(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]]:
+    return [
+        (str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM ({sql})").fetchall()
+    ]
+
+
+def _prop(name: str, dtype: str) -> tuple[str, str, bool]:
+    """(header field, select expression, is text) for one property column."""
+    col = _ident(name)
+    if dtype.endswith("[]"):
+        inner = dtype[:-2]
+        typ = _SCALAR.get(inner, "string")
+        expr = f"array_to_string({col}, '{ARRAY_DELIMITER}')"
+        if inner == "TIMESTAMP":
+            iso = f"list_transform({col}, x -> strftime(x, {_ISO}))"
+            expr = f"array_to_string({iso}, '{ARRAY_DELIMITER}')"
+        return f"{name}:{typ}[]", expr, typ == "string"
+    if dtype == "TIMESTAMP":
+        return f"{name}:localdatetime", f"strftime({col}, {_ISO})", False
+    if dtype.startswith("DECIMAL"):
+        return f"{name}:double", f"CAST({col} AS DOUBLE)", False
+    typ = _SCALAR.get(dtype)
+    if typ is None:
+        return name, f"CAST({col} AS VARCHAR)", True
+    return f"{name}:{typ}", col, False
+
+
+def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> None:
+    con.execute(
+        f"COPY ({select}) TO '{path.as_posix()}' (FORMAT csv, HEADER false, QUOTE '\"', "
+        "ESCAPE '\"', DELIMITER ',')"
+    )
+
+
+def _present(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> bool:
+    return any(con.execute(f"SELECT count(*) > 0 FROM {_ident(t)}").fetchone()[0] for t in tables)  # type: ignore[index]
+
+
+def _node_file(con: duckdb.DuckDBPyConnection, spec: NodeSpec, out: Path) -> _File:
+    header, select, text = [f"{KEYS[spec.label]}:ID({spec.label})"], ['"key"'], ["key"]
+    for name, dtype in _columns(con, spec.sql):
+        if name == "key":
+            continue
+        h, expr, is_text = _prop(name, dtype)
+        header.append(h)
+        select.append(expr)
+        if is_text:
+            text.append(name)
+    head = out / f"nodes-{spec.name}.header.csv"
+    data = out / f"nodes-{spec.name}.csv"
+    head.write_text(",".join(header) + "\n", encoding="utf-8")
+    _copy(con, f"SELECT {', '.join(select)} FROM ({spec.sql})", data)
+    return _File("nodes", spec.label, head, data, tuple(text))
+
+
+def _rel_files(con: duckdb.DuckDBPyConnection, spec: RelSpec, out: Path) -> list[_File]:
+    cols = _columns(con, spec.sql)
+    props = [(n, t) for n, t in cols if n not in _REL_FIXED]
+    pairs: list[tuple[str, str]]
+    if spec.a_label and spec.b_label:
+        pairs = [(spec.a_label, spec.b_label)]
+    else:
+        a = "a_label" if spec.a_label is None else f"'{spec.a_label}'"
+        b = "b_label" if spec.b_label is None else f"'{spec.b_label}'"
+        pairs = [
+            (str(r[0]), str(r[1]))
+            for r in con.execute(
+                f"SELECT DISTINCT {a}, {b} FROM ({spec.sql}) ORDER BY 1, 2"
+            ).fetchall()
+        ]
+    files = []
+    for la, lb in pairs:
+        if la not in KEYS or lb not in KEYS:
+            raise EngineError(f"{spec.name}: label outside the graph model: {la!r}, {lb!r}")
+        header, select, text = [f":START_ID({la})", f":END_ID({lb})"], ["a", "b"], ["a", "b"]
+        if spec.rel_key:
+            header.append(spec.rel_key)
+            select.append("rkey")
+            text.append("rkey")
+        for name, dtype in props:
+            h, expr, is_text = _prop(name, dtype)
+            header.append(h)
+            select.append(expr)
+            if is_text:
+                text.append(name)
+        where = []
+        if spec.a_label is None:
+            where.append(f"a_label = '{la}'")
+        if spec.b_label is None:
+            where.append(f"b_label = '{lb}'")
+        cond = f" WHERE {' AND '.join(where)}" if where else ""
+        stem = f"rels-{spec.name}-{la}-{lb}"
+        head, data = out / f"{stem}.header.csv", out / f"{stem}.csv"
+        head.write_text(",".join(header) + "\n", encoding="utf-8")
+        _copy(con, f"SELECT {', '.join(select)} FROM ({spec.sql}){cond}", data)
+        files.append(_File("relationships", spec.type, head, data, tuple(text)))
+    return files
+
+
+def write_csv(
+    con: duckdb.DuckDBPyConnection, out: Path, step: Step | None = None
+) -> tuple[list[_File], bool]:
+    """Write every node and relationship file of the model into ``out``.
+
+    Returns the files and whether any text value holds a line break (then the import
+    must parse multi-line fields).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[_File] = []
+    for spec in NODES:
+        if _present(con, spec.requires):
+            if step:
+                step("csv", spec.name)
+            files.append(_node_file(con, spec, out))
+    for rel in RELS:
+        if _present(con, rel.requires):
+            if step:
+                step("csv", rel.name)
+            files.extend(_rel_files(con, rel, out))
+    multiline = _line_breaks(con)
+    return files, multiline
+
+
+def _line_breaks(con: duckdb.DuckDBPyConnection) -> bool:
+    """True if any text value of the canonical tables holds CR or LF."""
+    from ringfinder.schema import LOAD_ORDER
+
+    checks = []
+    for table in LOAD_ORDER:
+        cols = _columns(con, f"SELECT * FROM {_ident(table)}")
+        text = [n for n, t in cols if t == "VARCHAR"]
+        if text:
+            cond = " OR ".join(
+                f"contains({_ident(n)}, chr(10)) OR contains({_ident(n)}, chr(13))" for n in text
+            )
+            checks.append(
+                f"(SELECT count(*) FROM (SELECT 1 FROM {_ident(table)} WHERE {cond} LIMIT 1))"
+            )
+    if not checks:
+        return False
+    row = con.execute(f"SELECT {' + '.join(checks)}").fetchone()
+    return bool(row and row[0])
+
+
+# --------------------------------------------------------------------------- the import
+
+
+def server_running(home: Path) -> int | None:
+    """The pid of a ringfinder Neo4j server running on ``home``, else None."""
+    try:
+        pid = int(json.loads((home / PID_FILE).read_text(encoding="utf-8"))["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+    return pid if _launcher_alive(pid, home) else None
+
+
+def database_exists(home: Path, database: str = "neo4j") -> bool:
+    """True if ``home`` already holds a store for ``database``."""
+    db = home / "data" / "databases" / database
+    return db.is_dir() and any(db.iterdir())
+
+
+def admin_command(
+    files: list[_File],
+    *,
+    home: Path,
+    runtime: Path,
+    java: str,
+    database: str = "neo4j",
+    heap: str = "1g",
+    off_heap: str = "2g",
+    threads: int | None = None,
+    multiline: bool = False,
+    overwrite: bool = False,
+    report_file: Path | None = None,
+) -> list[str]:
+    """The ``neo4j-admin database import full`` command line for ``files``."""
+    cmd = [
+        java,
+        f"-Xmx{_jvm_size(heap)}",
+        *JVM_FLAGS,
+        "-cp",
+        str(runtime / "lib" / "*"),
+        ADMIN_CLASS,
+        "database",
+        "import",
+        "full",
+        database,  # before the --nodes/--relationships lists, which take many values
+        f"--max-off-heap-memory={parse_size(off_heap)}",
+        f"--array-delimiter={ARRAY_DELIMITER}",
+        "--skip-bad-relationships=true",  # as the loader's MATCH: an edge to no node is skipped
+        "--bad-tolerance=-1",
+        f"--overwrite-destination={'true' if overwrite else 'false'}",
+    ]
+    if threads:
+        cmd.append(f"--threads={int(threads)}")
+    if multiline:
+        cmd.append("--multiline-fields=true")
+    if report_file:
+        cmd.append(f"--report-file={report_file}")
+    for f in files:
+        flag = "--nodes" if f.kind == "nodes" else "--relationships"
+        cmd.append(f"{flag}={f.group}={f.header},{f.data}")
+    return cmd
+
+
+def run_import(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    home: Path | None = None,
+    csv_dir: Path,
+    database: str = "neo4j",
+    heap: str = "1g",
+    off_heap: str = "2g",
+    pagecache: str = "1g",
+    threads: int | None = None,
+    overwrite: bool = False,
+    keep_csv: bool = False,
+    step: Step | None = None,
+    runtime: Path | None = None,
+) -> ImportReport:
+    """CSVs from the workspace, ``neo4j-admin database import full``, then the schema.
+
+    ``home`` must not have a server running on it, and its database must be absent or
+    ``overwrite`` given. Raises :class:`EngineError` (one line plus the tool's tail).
+    """
+    from ringfinder.neo4j.writer import actual_counts, apply_schema
+
+    home = (home or default_runtime_dir() / "home").expanduser().resolve()
+    pid = server_running(home)
+    if pid is not None:
+        raise EngineError(
+            f"Neo4j (pid {pid}) is running on {home}: the offline import needs it stopped "
+            "(scripts/neo4j-start stop --home ...), or pass --home NEW_DIR for a fresh home"
+        )
+    if database_exists(home, database) and not overwrite:
+        raise EngineError(
+            f"{home} already holds database {database!r}: pass --overwrite to replace it, "
+            "or --home NEW_DIR for a fresh home"
+        )
+    runtime_dir = fetch_runtime(runtime)
+    for jar in ("neo4j-command-line", "neo4j-import-tool"):  # AdminTool and its import command
+        if not any((runtime_dir / "lib").glob(f"{jar}-*.jar")):
+            raise EngineError(f"{runtime_dir / 'lib'} has no {jar} jar: run scripts/neo4j-fetch")
+    java, _ = find_java()
+    report = ImportReport(home=home)
+
+    t0 = time.perf_counter()
+    csv_dir = csv_dir.expanduser().resolve()
+    if csv_dir.exists():
+        shutil.rmtree(csv_dir)
+    files, multiline = write_csv(con, csv_dir, step)
+    report.csv_seconds = time.perf_counter() - t0
+    report.csv_bytes = sum(f.data.stat().st_size for f in files)
+
+    # DuckDB's buffers are not needed while Java runs: give their memory back
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]  # type: ignore[index]
+    con.execute("SET memory_limit = '256MB'")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "conf").mkdir(exist_ok=True)
+    cmd = admin_command(
+        files,
+        home=home,
+        runtime=runtime_dir,
+        java=java,
+        database=database,
+        heap=heap,
+        off_heap=off_heap,
+        threads=threads,
+        multiline=multiline,
+        overwrite=overwrite,
+        report_file=csv_dir / "import.report",
+    )
+    if step:
+        step("import", f"{len(files)} files, {report.csv_bytes / 1e9:.2f} GB")
+    t1 = time.perf_counter()
+    env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
+    log_path = home / "import.log"
+    with log_path.open("wb") as fh:
+        done = subprocess.run(
+            cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=home, check=False
+        )
+    report.import_seconds = time.perf_counter() - t1
+    con.execute("SET memory_limit = ?", [limit])
+    if done.returncode != 0:
+        first = _first_error(log_path.read_text(encoding="utf-8", errors="replace"))
+        if done.returncode > 128 or done.returncode < 0:
+            first = f"stopped by signal {abs(done.returncode) % 128}"
+        raise EngineError(
+            f"neo4j-admin import failed (exit {done.returncode}): {first} (log: {log_path})"
+        )
+
+    if step:
+        step("schema", "constraints and indexes")
+    t2 = time.perf_counter()
+    server = start_server(
+        home=home, heap=heap, pagecache=pagecache, runtime=runtime_dir, timeout=900
+    )
+    try:
+        driver = server.driver()
+        apply_schema(driver, database)
+        driver.execute_query("CALL db.awaitIndexes(3600)", database_=database)
+        report.nodes, report.relationships = actual_counts(driver, database)
+    finally:
+        server.stop()
+    report.schema_seconds = time.perf_counter() - t2
+    if not keep_csv:
+        shutil.rmtree(csv_dir, ignore_errors=True)
+    return report
+
+
+def _first_error(text: str) -> str:
+    """The first line of the tool's output that names an error (not a stack frame)."""
+    for line in text.splitlines():
+        if not line.strip().startswith("at ") and re.search(r"(?i)error|exception|fail", line):
+            return line.strip()[:300]
+    return (text.strip().splitlines() or ["(no output)"])[-1][:300]
+
+
+def describe(report: ImportReport) -> dict[str, Any]:
+    """A JSON-ready summary of an import (for benchmarks and the CLI)."""
+    return {
+        "csv_seconds": round(report.csv_seconds, 1),
+        "import_seconds": round(report.import_seconds, 1),
+        "schema_seconds": round(report.schema_seconds, 1),
+        "seconds": round(report.seconds, 1),
+        "csv_bytes": report.csv_bytes,
+        "nodes": sum(report.nodes.values()),
+        "relationships": sum(report.relationships.values()),
+    }
