@@ -160,29 +160,23 @@ def run_stage(args: argparse.Namespace) -> dict[str, Any]:
 
 def _write(engine: Any, state: Path, out_dir: Path) -> dict[str, Any]:
     """What run_job does after scoring: triage, leads.jsonl, summary.md, run.json."""
-    from ringfinder import triage
-    from ringfinder.leads import atomic_write_text, write_leads
-    from ringfinder.pipeline import MIN_SCORE, DetectorRun, RunResult, run_record
-    from ringfinder.summary import render_summary
+    from ringfinder.leads import write_leads
+    from ringfinder.pipeline import (
+        MIN_SCORE,
+        DetectorRun,
+        RunResult,
+        output_paths,
+        select_leads,
+        write_summary_and_record,
+    )
 
-    scored = _scored(state)
-    leads = [lead for lead in scored if lead.score >= MIN_SCORE]
-    below = len(scored) - len(leads)
-    run_id = triage.record_run(engine.con, leads)
-    held = len(leads)
-    leads = triage.apply_marks(engine.con, leads)
-    held -= len(leads)
+    leads, below, run_id, held = select_leads(engine.con, _scored(state), MIN_SCORE)
     hits, cover = _read(state / "rules.pkl")
     findings = _detector_findings(state) + _read(state / "findings-community.pkl")
     runs = [_read(p) for p in _run_files(state)]
     community = _read(state / "findings-community.pkl")
     runs.append(DetectorRun("community", True, 0.0, len(community)))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    outputs = {
-        "leads": out_dir / "leads.jsonl",
-        "summary": out_dir / "summary.md",
-        "run": out_dir / "run.json",
-    }
+    outputs = output_paths(out_dir)
     write_leads(leads, outputs["leads"], "en")
     result = RunResult(
         _read(state / "load.pkl"),
@@ -200,8 +194,7 @@ def _write(engine: Any, state: Path, out_dir: Path) -> dict[str, Any]:
         engine.name,
         engine.describe(),
     )
-    atomic_write_text(outputs["summary"], render_summary(result, "en"))
-    atomic_write_text(outputs["run"], json.dumps(run_record(result), ensure_ascii=False, indent=2))
+    write_summary_and_record(result, "en")
     return {"leads": len(leads), "below_min_score": below, "held_back": held}
 
 

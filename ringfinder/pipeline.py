@@ -158,22 +158,12 @@ def run_job(
     t0 = time.perf_counter()
     scored = build_leads(findings, engine)
     timings["score"] = time.perf_counter() - t0
-    leads = [lead for lead in scored if lead.score >= min_score]
-    below = len(scored) - len(leads)
-    triage_run = triage.record_run(engine.con, leads)
-    held_back = len(leads)
-    leads = triage.apply_marks(engine.con, leads)
-    held_back -= len(leads)
+    leads, below, triage_run, held_back = select_leads(engine.con, scored, min_score)
     t0 = time.perf_counter()
     hits = screen(engine.relational())
     cover = coverage([lead.members["persons"] for lead in leads], hits)
     timings["rules"] = time.perf_counter() - t0
-    out_dir.mkdir(parents=True, exist_ok=True)
-    outputs = {
-        "leads": out_dir / "leads.jsonl",
-        "summary": out_dir / "summary.md",
-        "run": out_dir / "run.json",
-    }
+    outputs = output_paths(out_dir)
     write_leads(leads, outputs["leads"], lang)
     if cb.stage and engine.name != "embedded":
         cb.stage("write-back")
@@ -196,9 +186,38 @@ def run_job(
         engine.name,
         engine.describe(),
     )
-    atomic_write_text(outputs["summary"], render_summary(result, lang))
-    atomic_write_text(outputs["run"], json.dumps(run_record(result), ensure_ascii=False, indent=2))
+    write_summary_and_record(result, lang)
     return result
+
+
+def select_leads(
+    con: Any, scored: list[Lead], min_score: float
+) -> tuple[list[Lead], int, str, int]:
+    """The leads at or above ``min_score``, recorded as a triage run, less those a mark
+    holds back: ``(leads, below min_score, triage run id, held back)``."""
+    leads = [lead for lead in scored if lead.score >= min_score]
+    below = len(scored) - len(leads)
+    triage_run = triage.record_run(con, leads)
+    held_back = len(leads)
+    leads = triage.apply_marks(con, leads)
+    return leads, below, triage_run, held_back - len(leads)
+
+
+def output_paths(out_dir: Path) -> dict[str, Path]:
+    """The run's output files in ``out_dir`` (created)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "leads": out_dir / "leads.jsonl",
+        "summary": out_dir / "summary.md",
+        "run": out_dir / "run.json",
+    }
+
+
+def write_summary_and_record(result: RunResult, lang: str) -> None:
+    """``summary.md`` and ``run.json`` of a finished run (each written atomically)."""
+    atomic_write_text(result.outputs["summary"], render_summary(result, lang))
+    record = json.dumps(run_record(result), ensure_ascii=False, indent=2)
+    atomic_write_text(result.outputs["run"], record)
 
 
 def run_record(result: RunResult) -> dict[str, object]:

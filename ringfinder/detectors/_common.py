@@ -219,14 +219,12 @@ def log10_poisson_sf_array(k: np.ndarray, lam: np.ndarray, terms: int = 80) -> n
     return np.minimum(out, 0.0)
 
 
-def weekday_w2_sql(days: str, key: str) -> str:
-    """SQL giving, per ``key``, the chance that two events fall on the same day.
+def weekday_days_sql(days: str, key: str) -> str:
+    """SQL giving, per ``key`` and weekday ``wd``, the calendar days ``c`` of that weekday
+    in the key's active span (first to last day), the weekday's add-one smoothed share
+    of the key's events ``share``, and the key's total ``tot``.
 
-    ``days`` is a query with columns ``<key>``, ``d`` (DATE) and ``n`` (events that
-    day). Events are spread over the key's active span (first to last day) in
-    proportion to its weekday profile (add-one smoothed): the provider's weekly rhythm
-    counts, but not the particular days — otherwise a group that makes up most of a
-    small provider's traffic would explain its own batches. Returns ``<key>, w2``.
+    ``days`` is a query with columns ``<key>``, ``d`` (DATE) and ``n`` (events that day).
     """
     return f"""
     WITH dd AS ({days}),
@@ -241,9 +239,25 @@ def weekday_w2_sql(days: str, key: str) -> str:
                                    THEN 1 ELSE 0 END AS c
         FROM span CROSS JOIN (SELECT range AS wd FROM range(7)) r
     )
-    SELECT cal.{key},
-           sum(((coalesce(wk.n, 0) + 1.0) / (cal.tot + 7)) ** 2 / greatest(cal.c, 1)) AS w2
-    FROM cal LEFT JOIN wk USING ({key}, wd) GROUP BY cal.{key}
+    SELECT cal.{key}, cal.wd, cal.tot, greatest(cal.c, 1) AS c,
+           (coalesce(wk.n, 0) + 1.0) / (cal.tot + 7) AS share
+    FROM cal LEFT JOIN wk USING ({key}, wd)
+    """
+
+
+def weekday_w2_sql(days: str, key: str) -> str:
+    """SQL giving, per ``key``, the chance that two events fall on the same day.
+
+    ``days`` is a query with columns ``<key>``, ``d`` (DATE) and ``n`` (events that
+    day). Events are spread over the key's active span (first to last day) in
+    proportion to its weekday profile (add-one smoothed, :func:`weekday_days_sql`): the
+    provider's weekly rhythm counts, but not the particular days — otherwise a group
+    that makes up most of a small provider's traffic would explain its own batches.
+    Returns ``<key>, w2`` with ``w2 = Σ_weekday share² / c``.
+    """
+    return f"""
+    SELECT {key}, sum(share ** 2 / c) AS w2
+    FROM ({weekday_days_sql(days, key)}) GROUP BY {key}
     """
 
 

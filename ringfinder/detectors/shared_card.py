@@ -140,6 +140,7 @@ from ringfinder.detectors._common import (
     smoothed_rate,
     strength,
     temp_tables,
+    weekday_days_sql,
 )
 from ringfinder.detectors.base import Detector
 from ringfinder.engine.embedded import EmbeddedEngine
@@ -423,7 +424,7 @@ def _pairs(engine: EmbeddedEngine, p: Params) -> pd.DataFrame:
         ) GROUP BY tk
         """
     ).df()
-    wk = engine.sql(_weekday_days_sql(days, "tk")).df()
+    wk = engine.sql(weekday_days_sql(days, "tk")).df()
     same = _same_day_tie(wk, hours.set_index("tk")["same_hour"], p)
     names = engine.sql(
         f"""
@@ -453,30 +454,6 @@ def _pairs(engine: EmbeddedEngine, p: Params) -> pd.DataFrame:
     pairs["a"] = pairs["a"].map(card_of)
     pairs["z"] = pairs["z"].map(card_of)
     return pairs.dropna(subset=["a", "z"])
-
-
-def _weekday_days_sql(days: str, key: str) -> str:
-    """SQL giving, per ``key`` and weekday, the calendar days ``c`` in the key's active
-    span and the weekday's smoothed share of its events (as
-    :func:`ringfinder.detectors._common.weekday_w2_sql`, whose ``w2`` is
-    ``Σ share² / c``); also the key's total ``tot``."""
-    return f"""
-    WITH dd AS ({days}),
-    span AS (
-        SELECT {key}, min(d) AS d0, date_diff('day', min(d), max(d)) + 1 AS nd, sum(n) AS tot
-        FROM dd GROUP BY {key}
-    ),
-    wk AS (SELECT {key}, dayofweek(d) AS wd, sum(n) AS n FROM dd GROUP BY ALL),
-    cal AS (
-        SELECT span.{key}, r.wd, span.tot,
-               span.nd // 7 + CASE WHEN (r.wd - dayofweek(span.d0) + 7) % 7 < span.nd % 7
-                                   THEN 1 ELSE 0 END AS c
-        FROM span CROSS JOIN (SELECT range AS wd FROM range(7)) r
-    )
-    SELECT cal.{key}, cal.wd, cal.tot, greatest(cal.c, 1) AS c,
-           (coalesce(wk.n, 0) + 1.0) / (cal.tot + 7) AS share
-    FROM cal LEFT JOIN wk USING ({key}, wd)
-    """
 
 
 def _same_day_tie(wk: pd.DataFrame, same_hour: pd.Series, p: Params) -> pd.Series:
