@@ -469,8 +469,8 @@ def test_outputs_are_written_by_the_atomic_helpers() -> None:
     assert "os.replace" in helper and "fsync" in helper
     assert "atomic_write_text(path" in inspect.getsource(leads.write_leads)
     run_job = inspect.getsource(pipeline)
-    assert 'atomic_write_text(outputs["summary"]' in run_job
-    assert 'atomic_write_text(outputs["run"]' in run_job
+    assert 'atomic_write_text(result.outputs["summary"]' in run_job
+    assert 'atomic_write_text(result.outputs["run"]' in run_job
     assert "os.replace" in inspect.getsource(packet._write_bytes)  # noqa: SLF001
     assert "atomic_write_text" in inspect.getsource(manifest)
     root = Path(leads.__file__).parent

@@ -213,3 +213,29 @@ def test_start_failure_raises_with_the_log_tail(tmp_path: Path) -> None:
     assert "did not start" in message
     assert "--- log tail ---" in message
     assert re.search(r"(?i)address already in use|port .* in use|bind", message), message
+
+
+@pytest.mark.neo4j
+def test_schema_repairs_an_index_left_by_an_interrupted_constraint(neo4j_driver) -> None:
+    """A server killed while a constraint builds its index can leave the index alone under
+    the constraint's name; ``CREATE CONSTRAINT ... IF NOT EXISTS`` then fails (seen in CI's
+    kill-and-rerun rounds). apply_schema drops that index and creates the constraint."""
+    from ringfinder.neo4j.writer import apply_schema
+
+    neo4j_driver.execute_query(
+        "CREATE INDEX person_id FOR (n:Person) ON (n.person_id)", database_="neo4j"
+    )
+    apply_schema(neo4j_driver, "neo4j")
+    records, _, _ = neo4j_driver.execute_query(
+        "SHOW CONSTRAINTS YIELD name, type WHERE name = 'person_id' RETURN type",
+        database_="neo4j",
+    )
+    assert [r["type"] for r in records] == ["UNIQUENESS"]
+    apply_schema(neo4j_driver, "neo4j")  # and stays idempotent
+    # an index named like a constraint but owned by one is never dropped
+    records, _, _ = neo4j_driver.execute_query(
+        "SHOW INDEXES YIELD name, owningConstraint WHERE name = 'person_id' "
+        "RETURN owningConstraint",
+        database_="neo4j",
+    )
+    assert [r["owningConstraint"] for r in records] == ["person_id"]

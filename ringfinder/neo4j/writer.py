@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -104,7 +105,37 @@ def apply_schema(driver: Any, database: str) -> None:
         if s.strip()
     ]
     for stmt in statements:
-        driver.execute_query(stmt, database_=database)
+        try:
+            driver.execute_query(stmt, database_=database)
+        except Exception as exc:  # noqa: BLE001 - re-raised unless it is the orphan case
+            name = _orphaned_index(driver, database, stmt, exc)
+            if name is None:
+                raise
+            # A constraint whose creation was cut short (server killed while it built its
+            # index) can leave the index behind under the constraint's name; IF NOT EXISTS
+            # then refuses. The index holds nothing the constraint will not rebuild.
+            log.warning("dropping index %s left by an interrupted constraint creation", name)
+            driver.execute_query(f"DROP INDEX `{name}` IF EXISTS", database_=database)
+            driver.execute_query(stmt, database_=database)
+
+
+_CONSTRAINT_NAME = re.compile(r"^CREATE CONSTRAINT (\w+) IF NOT EXISTS", re.IGNORECASE)
+
+
+def _orphaned_index(driver: Any, database: str, stmt: str, exc: Exception) -> str | None:
+    """The name of an index without its constraint that blocks ``stmt``, else None."""
+    if "IndexWithNameAlreadyExists" not in str(getattr(exc, "code", "")):
+        return None
+    m = _CONSTRAINT_NAME.match(stmt)
+    if not m:
+        return None
+    records, _, _ = driver.execute_query(
+        "SHOW INDEXES YIELD name, owningConstraint WHERE name = $name "
+        "RETURN owningConstraint IS NULL AS orphan",
+        {"name": m.group(1)},
+        database_=database,
+    )
+    return m.group(1) if records and records[0]["orphan"] else None
 
 
 def _present(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> bool:
