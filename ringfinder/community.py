@@ -142,16 +142,17 @@ def _co_admission_pairs(engine: EmbeddedEngine, p: CommunityParams) -> pd.DataFr
 
 def _card_burst_pairs(engine: EmbeddedEngine, p: CommunityParams) -> pd.DataFrame:
     # cards and terminals as 64-bit hashes until the few pairs are known (a card is one
-    # person's, so counting distinct cards counts distinct (person, card) settlements)
+    # person's, so counting distinct cards counts distinct (person, card) settlements).
+    # Every claims.card_id is in cards (the loader rejects unknown cards, and cards are
+    # never deleted), so no semi-join with cards; the owner join below keeps it exact.
     return engine.sql(
         """
         WITH s AS (
             SELECT DISTINCT hash(c.card_id) AS ck, hash(c.terminal_id) AS t,
                    CAST(floor(epoch(c.start_time) / ($m * 60)) AS BIGINT) AS w
-            FROM claims c SEMI JOIN cards k USING (card_id)
+            FROM claims c
             WHERE c.terminal_id IS NOT NULL AND c.card_id IS NOT NULL
-        ), rep AS (SELECT ck, t FROM s GROUP BY ALL HAVING count(*) >= $k),
-        cand AS (SELECT s.* FROM s SEMI JOIN rep USING (ck, t)),
+        ), cand AS (SELECT * FROM s QUALIFY count(*) OVER (PARTITION BY ck, t) >= $k),
         crowd AS (
             SELECT t, w, count(*) AS n FROM cand GROUP BY ALL HAVING count(*) BETWEEN 2 AND $cap
         ), c0 AS (SELECT cand.*, n FROM cand JOIN crowd USING (t, w)),

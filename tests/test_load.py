@@ -773,3 +773,22 @@ def test_trim_skips_only_values_with_nothing_to_trim():
         a = pa.array(values, pa.string())
         for arr in (a, a.slice(min(1, len(a)))):
             assert reader.trim(arr).to_pylist() == reference(arr).to_pylist()
+
+
+def test_near_unique_ids_of_big_tables_are_stored_uncompressed(tmp_path):
+    """The DDL's per-column storage choice reaches the file (the others stay compressed)."""
+    from ringfinder.engine.embedded import UNCOMPRESSED
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    load(con, write_folder(tmp_path / "d", BASE), tmp_path)
+    con.execute("CHECKPOINT")
+    stored = dict(
+        con.execute(
+            "SELECT column_name, list(DISTINCT compression) FROM pragma_storage_info('claims') "
+            "WHERE segment_type = 'VARCHAR' GROUP BY 1"
+        ).fetchall()
+    )
+    for column in UNCOMPRESSED["claims"]:
+        assert stored[column] == ["Uncompressed"], (column, stored)
+    assert "Uncompressed" not in stored["visit_type"], stored
+    con.close()

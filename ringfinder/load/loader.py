@@ -461,11 +461,13 @@ def _validate_all(
         plan = plans.get(table)
         if plan is None:
             continue
-        _stage_plan(con, plans[plan.source.derive_from] if plan.derived else plan, st)  # type: ignore[index]
+        with _timed(f"{table}: stage"):
+            _stage_plan(con, plans[plan.source.derive_from] if plan.derived else plan, st)  # type: ignore[index]
         _build_view(con, plan, plans, mapping, report)
         chk = f"_rf_chk_{table}"
         sources = plans[plan.source.derive_from or ""].staged if plan.derived else plan.staged
         nul = any(f.has_nul for f in sources)
+        t_chk = time.perf_counter()
         try:
             con.execute(
                 check_table_sql(
@@ -482,12 +484,15 @@ def _validate_all(
         for f in plan.staged if not plan.derived else ():
             if len(f.bad_lines):
                 _insert_bad_rows(con, chk, f)
+        t_dup = time.perf_counter()
+        log.debug("%s: check: %.2f s", table, t_dup - t_chk)
         if "_row_hash" in TABLES[table].key:
             # identical rows are numbered, not rejected: the good rows' keys are then
             # distinct (a duplicate key would take a SHA-256 collision), no check needed
             con.execute(occurrences_sql(chk))
         else:
             con.execute(duplicates_sql(table, chk))
+        log.debug("%s: duplicates: %.2f s", table, time.perf_counter() - t_dup)
         kinds, good, rejected = reason_rows(con, chk)
         if plan.derived:
             read = good + rejected
@@ -593,7 +598,8 @@ def _write_all(
     con.execute("BEGIN TRANSACTION")
     try:
         for tr in report.tables:
-            res = upsert(con, tr.table, f"_rf_chk_{tr.table}", pseud)
+            with _timed(f"{tr.table}: write"):
+                res = upsert(con, tr.table, f"_rf_chk_{tr.table}", pseud)
             tr.inserted, tr.updated = res.inserted, res.updated
             tr.unchanged, tr.removed = res.unchanged, res.removed
         record_meta(con, pseud)
