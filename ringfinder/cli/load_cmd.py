@@ -66,6 +66,14 @@ def load(
             "or RINGFINDER_KEY_FILE (default ~/.config/ringfinder/key).",
         ),
     ] = False,
+    memory: Annotated[
+        str | None,
+        typer.Option(
+            "--memory",
+            help="DuckDB memory limit, e.g. 6GB (default: RINGFINDER_MEMORY, else a quarter "
+            "of the RAM); beyond it DuckDB spills to the workspace's temporary folder.",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the load report as JSON on stdout.")
     ] = False,
@@ -82,7 +90,7 @@ def load(
         encoding=encoding, mapping=mapping, strict=strict, pseudonymise=not no_pseudonymise
     )
     try:
-        engine = EmbeddedEngine(workspace)
+        engine = EmbeddedEngine(workspace, memory_limit=memory)
         with engine, load_progress() as progress:
             report = load_folder(
                 engine.con, data_dir, options, progress=progress_callback(progress)

@@ -59,6 +59,14 @@ def run(
             help="Raise only leads scoring at least this (0 lists every group found).",
         ),
     ] = MIN_SCORE,
+    memory: Annotated[
+        str | None,
+        typer.Option(
+            "--memory",
+            help="DuckDB memory limit, e.g. 6GB (default: RINGFINDER_MEMORY, else a quarter "
+            "of the RAM); beyond it DuckDB spills to the workspace's temporary folder.",
+        ),
+    ] = None,
     push_neo4j: Annotated[
         bool,
         typer.Option(
@@ -99,7 +107,7 @@ def run(
                 progress.update(tasks[key], total=1, completed=1)
 
         callbacks = RunCallbacks(on_load, on_stage, on_detector)
-        kwargs: dict[str, Any] = {"workspace": ws}
+        kwargs: dict[str, Any] = {"workspace": ws, "memory_limit": memory}
         driver = None
         if engine == "neo4j":
             from ringfinder.cli.neo4j_cmd import connect

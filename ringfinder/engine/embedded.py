@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from ringfinder.engine.base import Engine, EvidenceSummary
-from ringfinder.errors import EngineError
+from ringfinder.engine.memory import ENV as MEMORY_ENV
+from ringfinder.engine.memory import default_memory_limit
+from ringfinder.errors import ConfigError, EngineError
 from ringfinder.schema import LOAD_ORDER, TABLES
 from ringfinder.workspace_lock import WorkspaceLock
 
@@ -76,8 +78,15 @@ class EmbeddedEngine(Engine):
             raise EngineError(f"cannot open the workspace database: {exc}") from None
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            self.con.execute("SET memory_limit = ?", [memory_limit])
+        limit = memory_limit or default_memory_limit()
+        if limit:
+            try:
+                self.con.execute("SET memory_limit = ?", [limit])
+            except duckdb.Error as exc:
+                self.close()
+                raise ConfigError(
+                    f"memory limit {limit!r} (--memory or {MEMORY_ENV}): {str(exc).splitlines()[0]}"
+                ) from None
         self.con.execute("SET preserve_insertion_order = false")
         create_schema(self.con)
 
