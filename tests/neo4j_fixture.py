@@ -51,6 +51,11 @@ def clear_database(driver: Any, *, database: str = "neo4j", schema: bool = True)
     without hitting the transaction memory cap. Keeps Neo4j's built-in token lookup indexes.
     """
     with driver.session(database=database) as session:
+        # relationships first: a hub's DETACH DELETE (an institution with 100k claims)
+        # would otherwise drop all its relationships in one transaction
+        session.run(
+            "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
         session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1000 ROWS").consume()
         if not schema:
             return

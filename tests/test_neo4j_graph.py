@@ -149,31 +149,39 @@ def test_load_counts_equal_rows_idempotent_and_resumable(
         assert have_nodes == want_nodes
         assert have_rels == want_rels
 
-        # the counts are the loaded rows, and nothing outside the model is there
-        rows = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in LOAD_ORDER}
-        assert have_nodes["Person"] == rows["persons"]
-        assert have_nodes["Card"] == rows["cards"] == have_rels["HOLDS"]
-        assert have_nodes["Claim"] == rows["claims"] == have_rels["AT"]
-        assert have_nodes["Reimbursement"] == rows["reimbursements"]
-        assert have_nodes["Invoice"] == rows["invoices"] == have_rels["HAS_INVOICE"]
-        assert have_rels["INCLUDES"] == rows["claim_items"]
-        assert have_rels["REFERRED"] == rows["referrals"]
-        assert have_rels["BY_PERSON"] == rows["claims"] + rows["reimbursements"]
-        assert count(neo4j_driver, "MATCH (n) RETURN count(n)") == sum(want_nodes.values())
-        assert count(neo4j_driver, "MATCH ()-[r]->() RETURN count(r)") == sum(want_rels.values())
+        assert_graph_is_the_rows(neo4j_driver, con)
 
         # loading again changes nothing
         again = GraphWriter(neo4j_driver, con, database=DB, target="t").write_all()
         assert again.resumed == []
         assert actual_counts(neo4j_driver, DB) == (have_nodes, have_rels)
-        assert count(neo4j_driver, "MATCH (n) RETURN count(n)") == sum(want_nodes.values())
-        for label in ("Person", "Claim", "Phone"):
-            key = KEYS[label]
-            dupes = count(
-                neo4j_driver,
-                f"MATCH (n:{label}) WITH n.{key} AS k, count(*) AS c WHERE c > 1 RETURN count(k)",
-            )
-            assert dupes == 0, label
+        assert_graph_is_the_rows(neo4j_driver, con)
+
+
+def assert_graph_is_the_rows(driver: Any, con: Any) -> None:
+    """Counts per label and type are the loaded rows; nothing else and no duplicate key."""
+    want_nodes, want_rels = expected_counts(con)
+    have_nodes, have_rels = actual_counts(driver, DB)
+    assert have_nodes == want_nodes
+    assert have_rels == want_rels
+    rows = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in LOAD_ORDER}
+    assert have_nodes["Person"] == rows["persons"]
+    assert have_nodes["Card"] == rows["cards"] == have_rels["HOLDS"]
+    assert have_nodes["Claim"] == rows["claims"] == have_rels["AT"]
+    assert have_nodes["Reimbursement"] == rows["reimbursements"]
+    assert have_nodes["Invoice"] == rows["invoices"] == have_rels["HAS_INVOICE"]
+    assert have_rels["INCLUDES"] == rows["claim_items"]
+    assert have_rels["REFERRED"] == rows["referrals"]
+    assert have_rels["BY_PERSON"] == rows["claims"] + rows["reimbursements"]
+    assert count(driver, "MATCH (n) RETURN count(n)") == sum(want_nodes.values())
+    assert count(driver, "MATCH ()-[r]->() RETURN count(r)") == sum(want_rels.values())
+    for label in ("Person", "Claim", "Phone"):
+        key = KEYS[label]
+        dupes = count(
+            driver,
+            f"MATCH (n:{label}) WITH n.{key} AS k, count(*) AS c WHERE c > 1 RETURN count(k)",
+        )
+        assert dupes == 0, label
 
 
 @pytest.fixture(scope="module")
