@@ -23,6 +23,16 @@ from ringfinder.cli.console import err, out
 from ringfinder.errors import StrictModeFailure
 from ringfinder.load import LoadOptions, LoadReport, ProgressCallback
 
+#: ``--memory`` of ``load`` and ``run``
+MemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory",
+        help="DuckDB memory limit, e.g. 6GB (default: RINGFINDER_MEMORY, else a quarter "
+        "of the RAM); beyond it DuckDB spills to the workspace's temporary folder.",
+    ),
+]
+
 TOP_REASONS = 3
 
 
@@ -66,14 +76,7 @@ def load(
             "or RINGFINDER_KEY_FILE (default ~/.config/ringfinder/key).",
         ),
     ] = False,
-    memory: Annotated[
-        str | None,
-        typer.Option(
-            "--memory",
-            help="DuckDB memory limit, e.g. 6GB (default: RINGFINDER_MEMORY, else a quarter "
-            "of the RAM); beyond it DuckDB spills to the workspace's temporary folder.",
-        ),
-    ] = None,
+    memory: MemoryOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the load report as JSON on stdout.")
     ] = False,

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ringfinder import i18n
 from ringfinder.cli.console import err, out
+from ringfinder.cli.load_cmd import MemoryOption
 from ringfinder.errors import ConfigError
 from ringfinder.load import LoadOptions
 from ringfinder.pipeline import MIN_SCORE, DetectorRun, RunCallbacks, RunResult, run_job
@@ -59,14 +60,7 @@ def run(
             help="Raise only leads scoring at least this (0 lists every group found).",
         ),
     ] = MIN_SCORE,
-    memory: Annotated[
-        str | None,
-        typer.Option(
-            "--memory",
-            help="DuckDB memory limit, e.g. 6GB (default: RINGFINDER_MEMORY, else a quarter "
-            "of the RAM); beyond it DuckDB spills to the workspace's temporary folder.",
-        ),
-    ] = None,
+    memory: MemoryOption = None,
     push_neo4j: Annotated[
         bool,
         typer.Option(
