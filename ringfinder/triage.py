@@ -41,6 +41,7 @@ from ringfinder import __version__, i18n
 from ringfinder.errors import ConfigError, EngineError, RingfinderError, WorkspaceLocked
 from ringfinder.findings import MEMBER_KINDS, Reason
 from ringfinder.leads import MERGE_OVERLAP, Lead
+from ringfinder.workspace_lock import WorkspaceLock
 
 #: Money involved (涉案金额) from which a medical-insurance case goes to the police
 #: (移送公安). "以上" in Chinese law includes the figure itself (刑法第九十九条), so the
@@ -143,22 +144,28 @@ def open_workspace(workspace: Path, *, write: bool = False) -> Iterator[duckdb.D
     path = workspace / DB_FILE
     if not path.is_file():
         raise ConfigError(f"{workspace}: no workspace here (run `ringfinder run` first)")
+    # the workspace flock first (shared for readers): a busy workspace is refused with
+    # the holder's pid and command, like `run` and `load` refuse each other
+    lock = WorkspaceLock(workspace, shared=not write).acquire()
     try:
-        con = duckdb.connect(str(path), read_only=not write)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WorkspaceLocked(
-                f"{workspace}: another ringfinder process is using this workspace"
-            ) from None
-        raise EngineError(f"cannot open the workspace database: {exc}") from None
-    except duckdb.Error as exc:
-        raise EngineError(f"cannot open the workspace database: {exc}") from None
-    try:
-        if write:
-            ensure_tables(con)
-        yield con
+        try:
+            con = duckdb.connect(str(path), read_only=not write)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise WorkspaceLocked(
+                    f"{workspace}: another ringfinder process is using this workspace"
+                ) from None
+            raise EngineError(f"cannot open the workspace database: {exc}") from None
+        except duckdb.Error as exc:
+            raise EngineError(f"cannot open the workspace database: {exc}") from None
+        try:
+            if write:
+                ensure_tables(con)
+            yield con
+        finally:
+            con.close()
     finally:
-        con.close()
+        lock.release()
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -437,6 +437,14 @@ def test_second_run_on_a_busy_workspace_is_refused_and_the_first_completes(
     assert_one_line_error(second, "in use by another ringfinder process", f"pid {first.pid}")
     load = rf("load", str(city), "--workspace", str(out / "workspace"))
     assert_one_line_error(load, "in use by another ringfinder process", "ringfinder run")
+    # triage and export readers and writers are refused the same way (the flock, not
+    # DuckDB's own lock, which cannot say who holds it)
+    ref_lead = json.loads((tmp_path / "ref" / "leads.jsonl").read_text().splitlines()[0])
+    for args in (
+        ("leads", "list", "--from", str(out)),
+        ("leads", "mark", ref_lead["lead_id"], "--status", "dismissed", "--from", str(out)),
+    ):
+        assert_one_line_error(rf(*args), "in use by another ringfinder process", f"pid {first.pid}")
     code, _o, err = wait(first)
     assert code == 0, err
     assert (out / "leads.jsonl").read_bytes() == (tmp_path / "ref" / "leads.jsonl").read_bytes()
