@@ -600,9 +600,14 @@ def test_credentials_from_a_private_config_file(box: ServerBox, city: Path, tmp_
 
 
 def run_in_pty(
-    args: list[str], env: dict[str, str], answer: str, timeout: float = 900
+    args: list[str], env: dict[str, str], answer: str, timeout: float = 300
 ) -> tuple[int, str]:
-    """Run ``args`` on a pseudo-terminal, type ``answer`` at the password prompt."""
+    """Run ``args`` on a pseudo-terminal, type ``answer`` at the password prompt.
+
+    click echoes "Neo4j password:" itself, then getpass turns echo off, flushes
+    pending input (TCSAFLUSH) and writes the final space; typing before that space
+    would be echoed and then thrown away, leaving getpass waiting for ever.
+    """
     pid, fd = pty.fork()
     if pid == 0:  # child
         os.execve(args[0], args, env)
@@ -618,7 +623,7 @@ def run_in_pty(
             if not chunk:
                 break
             buf += chunk
-            if not sent and b"Neo4j password" in buf:
+            if not sent and b"Neo4j password: " in buf:
                 os.write(fd, answer.encode() + b"\r")
                 sent = True
     else:
