@@ -76,13 +76,15 @@ def env(home: Path) -> dict[str, str]:
     return out
 
 
-def rf(home: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+def rf(
+    home: Path, *args: str | Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``ringfinder -v ARGS`` (DEBUG logging) in its own process."""
     proc = subprocess.run(
         [str(RF), "-v", *map(str, args)],
         capture_output=True,
         text=True,
-        env=env(home),
+        env={**env(home), **(extra_env or {})},
         timeout=900,
     )
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
@@ -232,6 +234,48 @@ def test_no_raw_pii_in_workspace_outputs_quarantine_or_logs(job: dict[str, Any])
     raw_input = "\n".join(p.read_text(encoding="utf-8") for p in job["data"].glob("*.csv"))
     assert leaks(values, raw_input) == values
     assert not (out / "workspace" / "audit.jsonl").exists()  # nothing was revealed
+
+
+def graph_text(driver: Any) -> str:
+    """Every label, property key and value of every node and relationship, as text."""
+    parts = []
+    for query in (
+        "MATCH (n) RETURN labels(n) AS kind, properties(n) AS props",
+        "MATCH ()-[r]->() RETURN type(r) AS kind, properties(r) AS props",
+    ):
+        records, _, _ = driver.execute_query(query, database_="neo4j")
+        parts += [
+            f"{r['kind']}\x1f{json.dumps(r['props'], ensure_ascii=False, default=str)}"
+            for r in records
+        ]
+    return "\n".join(parts)
+
+
+@pytest.mark.neo4j
+def test_no_raw_pii_in_neo4j_after_a_load_and_the_write_back(
+    job: dict[str, Any], neo4j_server: Any
+) -> None:
+    """The Neo4j engine's whole job (graph load, Cypher detectors, Lead write-back)."""
+    from tests.neo4j_fixture import clear_database
+
+    driver = neo4j_server.driver()
+    clear_database(driver)
+    neo = {"NEO4J_URI": neo4j_server.uri, "RINGFINDER_NEO4J_CONFIG": "/nonexistent.toml"}
+    out = job["root"] / "out-neo4j"
+    proc = rf(job["home"], "run", job["data"], "--engine", "neo4j", "--out", out, extra_env=neo)
+    text = graph_text(driver)
+    # the scan does see the graph: pseudonymised persons, and the leads written back
+    assert all(f"{kind}_" in text for kind in ("nm", "ph", "ad", "ac")) and "Lead" in text
+    assert job["leads"][0]["lead_id"] in text
+    values = raw_values(job["data"], job["leads"])
+    found = leaks(values, "\n".join([text, proc.stdout, proc.stderr, tree_text(out)]))
+    assert not found, found[:20]
+    # and the scan would see a leak stored in the graph
+    driver.execute_query(
+        "MATCH (p:Person) WITH p LIMIT 1 SET p.note = $v", v=values[0], database_="neo4j"
+    )
+    assert leaks(values, graph_text(driver)) == [values[0]]
+    clear_database(driver)
 
 
 def test_reveal_puts_real_identities_in_that_export_only_and_is_audited(
