@@ -6,8 +6,10 @@ export`` of the top three leads in every format and ``ringfinder report``. Then 
 workspace (its DuckDB file, byte for byte, and every table in it), the quarantine,
 every output and every captured log line are searched for the raw values of the
 columns the contract marks as PII (names, ID numbers, phones, addresses, bank
-accounts): none is there. With ``--reveal-identities`` real values appear in that
-export only, and the audit log grows by one entry.
+accounts): none is there. The same holds for every node and relationship property in
+Neo4j after ``run --engine neo4j`` (graph load and Lead write-back). With
+``--reveal-identities`` real values appear in that export only, and the audit log
+grows by one entry.
 
 Also: the reason of a rejected row never quotes a PII value, and an internal error
 prints one line (no traceback, no local variables, no quoted data).
