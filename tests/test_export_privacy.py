@@ -255,13 +255,12 @@ def graph_text(driver: Any) -> str:
 
 @pytest.mark.neo4j
 def test_no_raw_pii_in_neo4j_after_a_load_and_the_write_back(
-    job: dict[str, Any], neo4j_server: Any
+    job: dict[str, Any], neo4j_server: Any, neo4j_driver: Any
 ) -> None:
     """The Neo4j engine's whole job (graph load, Cypher detectors, Lead write-back)."""
     from tests.neo4j_fixture import clear_database
 
-    driver = neo4j_server.driver()
-    clear_database(driver)
+    driver = neo4j_driver  # on an empty database
     neo = {"NEO4J_URI": neo4j_server.uri, "RINGFINDER_NEO4J_CONFIG": "/nonexistent.toml"}
     out = job["root"] / "out-neo4j"
     proc = rf(job["home"], "run", job["data"], "--engine", "neo4j", "--out", out, extra_env=neo)
