@@ -116,8 +116,8 @@ class CommunityParams:
     leiden: LeidenSettings = field(default_factory=LeidenSettings)
 
 
-def _co_admission_pairs(engine: EmbeddedEngine, p: CommunityParams) -> pd.DataFrame:
-    return engine.sql(
+def _co_admission_pairs(p: CommunityParams) -> tuple[str, dict[str, object]]:
+    return (
         """
         WITH adm AS (
             SELECT DISTINCT person_id, provider_id, CAST(start_time AS DATE) AS d
@@ -137,15 +137,15 @@ def _co_admission_pairs(engine: EmbeddedEngine, p: CommunityParams) -> pd.DataFr
         GROUP BY ALL HAVING count(*) >= $k
         """,
         {"k": p.min_shared_days, "cap": p.max_crowd},
-    ).df()
+    )
 
 
-def _card_burst_pairs(engine: EmbeddedEngine, p: CommunityParams) -> pd.DataFrame:
+def _card_burst_pairs(p: CommunityParams) -> tuple[str, dict[str, object]]:
     # cards and terminals as 64-bit hashes until the few pairs are known (a card is one
     # person's, so counting distinct cards counts distinct (person, card) settlements).
     # Every claims.card_id is in cards (the loader rejects unknown cards, and cards are
     # never deleted), so no semi-join with cards; the owner join below keeps it exact.
-    return engine.sql(
+    return (
         """
         WITH s AS (
             SELECT DISTINCT hash(c.card_id) AS ck, hash(c.terminal_id) AS t,
@@ -167,13 +167,11 @@ def _card_burst_pairs(engine: EmbeddedEngine, p: CommunityParams) -> pd.DataFram
         GROUP BY ALL HAVING count(*) >= $k
         """,
         {"m": p.burst_minutes, "k": p.min_shared_bursts, "cap": p.max_crowd},
-    ).df()
+    )
 
 
-def _identifier_pairs(
-    engine: EmbeddedEngine, p: CommunityParams, kind: str, source: str
-) -> pd.DataFrame:
-    return engine.sql(
+def _identifier_pairs(p: CommunityParams, kind: str, source: str) -> tuple[str, dict[str, object]]:
+    return (
         f"""
         WITH ids AS ({source}),
         g AS (SELECT ident, count(DISTINCT person_id) AS k FROM ids GROUP BY ident
@@ -185,7 +183,7 @@ def _identifier_pairs(
         GROUP BY ALL
         """,
         {"cap": p.max_identifier_share},
-    ).df()
+    )
 
 
 _SHARED_IDS = """
@@ -206,21 +204,53 @@ _AGENT_IDS = """
 """
 
 
-def person_edges(engine: EmbeddedEngine, params: CommunityParams) -> pd.DataFrame:
-    """All signal edges (a, b, kind, weight, days) of the person graph."""
+#: TEMP tables of one community run (dropped at its end).
+_EDGES, _ORDERED, _VERTICES = "_rf_person_edges", "_rf_person_edges_ord", "_rf_person_vertices"
+
+
+def _edge_queries(
+    engine: EmbeddedEngine, p: CommunityParams
+) -> list[tuple[str, dict[str, object]]]:
     present = engine.tables()
     parts = []
     if "claims" in present:
-        parts.append(_co_admission_pairs(engine, params))
-        parts.append(_card_burst_pairs(engine, params))
-    parts.append(_identifier_pairs(engine, params, "shared_identifier", _SHARED_IDS))
-    parts.append(_identifier_pairs(engine, params, "household", _ADDRESSES))
+        parts += [_co_admission_pairs(p), _card_burst_pairs(p)]
+    parts.append(_identifier_pairs(p, "shared_identifier", _SHARED_IDS))
+    parts.append(_identifier_pairs(p, "household", _ADDRESSES))
     if "reimbursements" in present:
-        parts.append(_identifier_pairs(engine, params, "agent", _AGENT_IDS))
-    parts = [x for x in parts if len(x)]
-    if not parts:
-        return pd.DataFrame(columns=["a", "b", "kind", "weight", "days"])
-    return pd.concat(parts, ignore_index=True)
+        parts.append(_identifier_pairs(p, "agent", _AGENT_IDS))
+    return parts
+
+
+def _edge_table(engine: EmbeddedEngine, p: CommunityParams) -> int:
+    """All signal edges (a, b, kind, weight, days) into a TEMP table; their count.
+
+    The edges stay in DuckDB: a city has millions (mostly households), and turning
+    their person ids into Python strings cost more than finding them.
+    """
+    con = engine.con
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_EDGES} "
+        "(a VARCHAR, b VARCHAR, kind VARCHAR, weight DOUBLE, days BIGINT)"
+    )
+    for sql, args in _edge_queries(engine, p):
+        con.execute(f"INSERT INTO {_EDGES} SELECT a, b, kind, weight, days FROM ({sql})", args)
+    row = con.execute(f"SELECT count(*) FROM {_EDGES}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _drop_temp(engine: EmbeddedEngine) -> None:
+    for name in (_EDGES, _ORDERED, _VERTICES):
+        engine.con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def person_edges(engine: EmbeddedEngine, params: CommunityParams) -> pd.DataFrame:
+    """All signal edges (a, b, kind, weight, days) of the person graph."""
+    try:
+        _edge_table(engine, params)
+        return engine.con.execute(f"SELECT a, b, kind, weight, days FROM {_EDGES}").df()
+    finally:
+        _drop_temp(engine)
 
 
 def canonical_edges(edges: pd.DataFrame) -> pd.DataFrame:
@@ -230,11 +260,72 @@ def canonical_edges(edges: pd.DataFrame) -> pd.DataFrame:
     of the weights; a query's row order and its floating sums depend on how the store
     happens to hold the rows. Sorting and rounding make the partition a function of the
     data alone, the same from any store (the workspace, a copy of it, Neo4j).
+    :func:`person_graph` gives the same order, vertices and weights without leaving
+    DuckDB.
     """
     if edges.empty:
         return edges
     edges = edges.assign(weight=edges["weight"].astype(float).round(9))
     return edges.sort_values(["a", "b", "kind"], kind="stable", ignore_index=True)
+
+
+@dataclass
+class PersonGraph:
+    """The person graph as arrays: edge ``i`` joins vertices ``src[i]`` and ``dst[i]``.
+
+    Edges are in canonical order (:func:`canonical_edges`); vertices are numbered by
+    first appearance in ``a`` then ``b`` of that order (as ``pd.factorize`` of the two
+    columns would number them); ``persons[v]`` is vertex ``v``'s person id.
+    """
+
+    persons: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    kind: np.ndarray  # index into KINDS
+    weight: np.ndarray  # rounded to 1e-9
+    days: np.ndarray
+
+
+def person_graph(engine: EmbeddedEngine, params: CommunityParams) -> PersonGraph | None:
+    """The person graph of the workspace (None when it has no edge)."""
+    con = engine.con
+    try:
+        n = _edge_table(engine, params)
+        if n == 0:
+            return None
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_ORDERED} AS SELECT "
+            f"row_number() OVER (ORDER BY a, b, kind) - 1 AS i, * FROM {_EDGES}"
+        )
+        con.execute(f"DROP TABLE temp.{_EDGES}")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {_VERTICES} AS
+            WITH seen AS (
+                SELECT a AS person_id, min(i) AS pos FROM {_ORDERED} GROUP BY a
+                UNION ALL SELECT b, $n + min(i) FROM {_ORDERED} GROUP BY b)
+            SELECT person_id, row_number() OVER (ORDER BY min(pos)) - 1 AS v
+            FROM seen GROUP BY person_id""",
+            {"n": n},
+        )
+        kind_code = " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(KINDS))
+        cols = con.execute(
+            f"""SELECT x.v AS src, y.v AS dst, CAST(CASE e.kind {kind_code} END AS TINYINT) AS kind,
+                   e.weight, e.days
+            FROM {_ORDERED} e JOIN {_VERTICES} x ON x.person_id = e.a
+                              JOIN {_VERTICES} y ON y.person_id = e.b
+            ORDER BY e.i"""
+        ).fetchnumpy()
+        persons = con.execute(f"SELECT person_id FROM {_VERTICES} ORDER BY v").fetchnumpy()
+    finally:
+        _drop_temp(engine)
+    return PersonGraph(
+        persons=np.asarray(persons["person_id"], dtype=object),
+        src=np.asarray(cols["src"], dtype=np.int64),
+        dst=np.asarray(cols["dst"], dtype=np.int64),
+        kind=np.asarray(cols["kind"], dtype=np.int8),
+        weight=np.round(np.asarray(cols["weight"], dtype=float), 9),
+        days=np.asarray(cols["days"], dtype=np.int64),
+    )
 
 
 @dataclass
@@ -263,6 +354,10 @@ def _igraph_leiden(
     return leiden(len(persons), src, dst, weights, settings=settings)
 
 
+def _codes(kinds: Sequence[str]) -> list[int]:
+    return [KINDS.index(k) for k in kinds]
+
+
 def detect_communities(
     engine: EmbeddedEngine,
     params: CommunityParams | None = None,
@@ -273,28 +368,33 @@ def detect_communities(
     """Leiden partition of the person graph; findings for communities nobody reported."""
     p = params or CommunityParams()
     empty = pd.DataFrame({"person_id": [], "community_id": [], "size": []})
-    edges = canonical_edges(person_edges(engine, p))
-    if edges.empty:
+    g = person_graph(engine, p)
+    if g is None:
         return CommunityResult([], empty, p.leiden.record())
-    codes, uniques = pd.factorize(pd.concat([edges["a"], edges["b"]], ignore_index=True))
-    persons = np.asarray(uniques, dtype=object)
-    n_e = len(edges)
-    src, dst = codes[:n_e], codes[n_e:]
-    membership = (partitioner or _igraph_leiden)(
-        list(persons), src, dst, edges["weight"].to_numpy(), p.leiden
-    )
+    persons = g.persons
+    membership = (partitioner or _igraph_leiden)(list(persons), g.src, g.dst, g.weight, p.leiden)
     membership = np.asarray(membership, dtype=np.int64)
     partition, groups = _partition(persons, membership, p.min_size)
-    edges = edges.assign(ca=membership[src], cb=membership[dst])
-    internal = edges[(edges["ca"] == edges["cb"]) & edges["ca"].isin(groups)]
     # only communities with a behavioural tie and enough signal kinds can qualify (their
-    # residue has no more): one vectorised pass spares the per-community loop for the
-    # tens of thousands of families a city has
-    signal = internal[internal["kind"].isin(SIGNALS)]
-    n_kinds = signal.groupby("ca")["kind"].nunique()
-    acting = signal.loc[signal["kind"].isin(BEHAVIOURAL), "ca"].unique()
+    # residue has no more): one vectorised pass over the edges, as vertex numbers and
+    # kind codes, spares the per-community loop for the tens of thousands of families
+    ca, cb = membership[g.src], membership[g.dst]
+    inside = (ca == cb) & np.isin(ca, groups)
+    signal = inside & np.isin(g.kind, _codes(SIGNALS))
+    n_kinds = pd.Series(g.kind[signal]).groupby(ca[signal]).nunique()
+    acting = np.unique(ca[signal & np.isin(g.kind, _codes(BEHAVIOURAL))])
     candidates = n_kinds.index[(n_kinds >= p.min_signal_kinds) & n_kinds.index.isin(acting)]
-    internal = internal[internal["ca"].isin(candidates)]
+    keep = np.flatnonzero(inside & np.isin(ca, candidates))
+    internal = pd.DataFrame(
+        {
+            "a": persons[g.src[keep]],
+            "b": persons[g.dst[keep]],
+            "kind": np.asarray(KINDS, dtype=object)[g.kind[keep]],
+            "weight": g.weight[keep],
+            "days": g.days[keep],
+            "ca": ca[keep],
+        }
+    )
     covered: set[str] = set().union(*(f.persons for f in prior)) if prior else set()
     address = _addresses(engine, internal[internal["kind"].isin(BEHAVIOURAL)])
     in_cand = np.isin(membership, candidates)
