@@ -69,11 +69,15 @@ def load(
     user: UserOpt = None,
     database: DbOpt = None,
     batch_rows: Annotated[int, typer.Option(help="Rows per transaction.")] = 20_000,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Transactions in flight at once (about the server's cores)."),
+    ] = 2,
     restart: Annotated[
         bool, typer.Option(help="Ignore an interrupted load's position and start over.")
     ] = False,
 ) -> None:
-    """Validate DATA_DIR into the workspace, then MERGE the graph into Neo4j."""
+    """Validate DATA_DIR into the workspace, then write the graph into Neo4j (idempotent)."""
     from ringfinder.cli.load_cmd import render_load_report
     from ringfinder.engine.embedded import EmbeddedEngine
     from ringfinder.load import LoadOptions, load_folder
@@ -88,7 +92,12 @@ def load(
             )
             render_load_report(report)
             writer = GraphWriter(
-                driver, engine.con, database=db, batch_rows=batch_rows, target=str(uri)
+                driver,
+                engine.con,
+                database=db,
+                batch_rows=batch_rows,
+                workers=workers,
+                target=str(uri),
             )
             with _bar() as bar:
                 tasks: dict[str, Any] = {}
