@@ -21,7 +21,7 @@ import pytest
 
 from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.neo4j import queries
-from ringfinder.neo4j.model import KEYS, LABELS, NODES, REL_TYPES
+from ringfinder.neo4j.model import KEYS, LABELS, NODES, REL_TYPES, RELS
 from ringfinder.neo4j.perspective import read_phrases
 from ringfinder.neo4j.writer import GraphWriter, actual_counts, expected_counts
 from ringfinder.schema import LOAD_ORDER, TABLES
@@ -159,6 +159,18 @@ def test_load_counts_equal_rows_idempotent_and_resumable(
         assert again.resumed == []
         assert actual_counts(neo4j_driver, DB) == (have_nodes, have_rels)
         assert_graph_is_the_rows(neo4j_driver, con)
+
+
+def test_every_relationship_spec_gives_distinct_rows(workspace: Path) -> None:
+    """A fresh type is CREATEd, not MERGEd: a repeated (a, b, rkey) would be two edges."""
+    with EmbeddedEngine(workspace) as engine:
+        for rel in RELS:
+            cols = "a, b" + (", rkey" if rel.rel_key else "")
+            total, distinct = engine.con.execute(
+                f"SELECT count(*), count(DISTINCT ({cols})) FROM ({rel.sql})"
+            ).fetchone()  # type: ignore[misc]
+            assert total == distinct, rel.name
+            assert total > 0 or rel.name in {"doctor_phone"}, rel.name
 
 
 class LostReplies:

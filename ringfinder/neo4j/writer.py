@@ -12,7 +12,9 @@ resumed) is written with ``CREATE``, else with ``MERGE``. ``CREATE`` is only eve
 first attempt of a batch: any retry of it (a deadlock, a lost connection, a commit
 whose reply never came) is a ``MERGE``, so a batch that did commit is not doubled. A
 node batch that meets an existing key violates its label's uniqueness constraint and is
-merged too. MERGE makes a repeated batch harmless.
+merged too. MERGE makes a repeated batch harmless. CREATE gives the same graph as MERGE
+because every spec's rows are distinct: each carries its table's key in ``a``, ``b`` or
+``rkey`` (a test checks it).
 """
 
 from __future__ import annotations
