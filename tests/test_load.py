@@ -510,6 +510,25 @@ def test_utf8_bom_is_stripped(con, tmp_path):
     assert report.table("cards").loaded == 2  # type: ignore[union-attr]
 
 
+def test_a_load_deletes_what_a_killed_load_left_in_the_workspace_tmp(tmp_path):
+    """Staged copies (a GB18030 file transcoded, say) hold raw values: they live in the
+    workspace's .tmp only while their load runs, and the next load deletes what a
+    killed one left there."""
+    from ringfinder.engine.embedded import EmbeddedEngine
+
+    ws = tmp_path / "ws"
+    stale = ws / ".tmp" / "load-killed"
+    stale.mkdir(parents=True)
+    (stale / "0000-persons.utf8.csv").write_bytes(b"raw values of a killed load")
+    engine = EmbeddedEngine(ws)
+    try:
+        report = engine.load(write_folder(tmp_path / "d", BASE, encoding="gb18030"))
+        assert report.table("persons").encoding == "gb18030"  # type: ignore[union-attr]
+    finally:
+        engine.close()
+    assert list((ws / ".tmp").iterdir()) == []
+
+
 # -- Parquet ----------------------------------------------------------------------------
 
 

@@ -128,6 +128,7 @@ def run_load(
     tmp_root = workspace / ".tmp" if workspace else None
     if tmp_root:
         tmp_root.mkdir(parents=True, exist_ok=True)
+        _sweep(tmp_root)
     tmp = Path(tempfile.mkdtemp(prefix="load-", dir=tmp_root))
     restore = _cap_memory(con)
     try:
@@ -669,6 +670,17 @@ def _workspace(con: duckdb.DuckDBPyConnection) -> Path | None:
     if not row or not row[0] or row[0] == ":memory:":
         return None
     return Path(row[0]).resolve().parent
+
+
+def _sweep(tmp_root: Path) -> None:
+    """Delete what a killed load left in the workspace's temporary folder.
+
+    Its spools and transcoded copies hold raw values (personal data). The caller holds
+    the workspace's writer lock, so no other load is using them.
+    """
+    for stale in tmp_root.glob("load-*"):
+        log.info("removing a killed load's temporary files: %s", stale.name)
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _cleanup(con: duckdb.DuckDBPyConnection, plans: dict[str, Plan]) -> None:
