@@ -5,6 +5,7 @@
     python -m benchmarks.compare fraudar --workspace WS --kind shared_card --truth truth.json
                                          --blocks K --result FILE
     python -m benchmarks.compare f1      --state STATE --truth truth.json --result FILE
+    python -m benchmarks.compare read_csv --city CITY --memory 4GB --result FILE
 
 - **leiden / louvain**: the person graph of the community stage (saved by the ``graph``
   stage), parallel edges summed, partitioned by ringfinder's igraph Leiden
@@ -23,6 +24,11 @@
   after every block, so a run cut by the time limit still reports its blocks.
 - **f1**: member-level precision, recall and F1 of our ``shared_card`` (cards) and
   ``co_admission`` (persons) findings against ``truth.json``.
+- **read_csv**: the floor under ``ringfinder load``: DuckDB's own parallel ``read_csv``
+  (types sniffed; all text for a table whose sniffed types fail) copies every canonical
+  CSV of the city into a fresh database file, under the load's memory limit. No
+  validation, no line numbers, no quarantine, no pseudonyms, no upsert: what parsing
+  and storing the same bytes costs on this machine.
 """
 
 from __future__ import annotations
@@ -305,6 +311,47 @@ def cmd_f1(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def cmd_read_csv(args: argparse.Namespace) -> dict[str, Any]:
+    import tempfile
+
+    import duckdb
+
+    from ringfinder.schema import LOAD_ORDER
+
+    out: dict[str, Any] = {"duckdb": _version("duckdb"), "memory_limit": args.memory, "tables": {}}
+    with tempfile.TemporaryDirectory(prefix="read-csv-", dir=args.tmp) as tmp:
+        con = duckdb.connect(str(Path(tmp) / "floor.duckdb"))
+        con.execute("SET memory_limit = ?", [args.memory])
+        t0 = time.perf_counter()
+        for table in LOAD_ORDER:
+            path = args.city / f"{table}.csv"
+            if not path.exists():
+                continue
+            t = time.perf_counter()
+            entry: dict[str, Any] = {}
+            try:
+                con.execute(
+                    f"CREATE TABLE {table} AS SELECT * FROM read_csv(?, header = true)",
+                    [str(path)],
+                )
+            except duckdb.Error as exc:  # a value beyond the sniffed sample's types
+                entry["sniffed_types_failed"] = str(exc).splitlines()[0][:200]
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {table} AS "
+                    "SELECT * FROM read_csv(?, header = true, all_varchar = true)",
+                    [str(path)],
+                )
+            (rows,) = con.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,)
+            entry |= {"rows": rows, "s": round(time.perf_counter() - t, 3)}
+            out["tables"][table] = entry
+        con.execute("CHECKPOINT")
+        out["total_s"] = round(time.perf_counter() - t0, 3)
+        out["rows"] = sum(v["rows"] for v in out["tables"].values())
+        con.close()
+    out["status"] = "ok"
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -324,8 +371,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--state", type=Path, required=True)
     p.add_argument("--truth", type=Path, required=True)
     p.add_argument("--result", type=Path, required=True)
+    p = sub.add_parser("read_csv")
+    p.add_argument("--city", type=Path, required=True)
+    p.add_argument("--memory", default="4GB", help="DuckDB memory limit (the load's)")
+    p.add_argument("--tmp", type=Path, help="folder for the scratch database")
+    p.add_argument("--result", type=Path, required=True)
     args = ap.parse_args(argv)
-    handler = {"leiden": cmd_leiden, "louvain": cmd_louvain, "fraudar": cmd_fraudar, "f1": cmd_f1}
+    handler = {
+        "leiden": cmd_leiden,
+        "louvain": cmd_louvain,
+        "fraudar": cmd_fraudar,
+        "f1": cmd_f1,
+        "read_csv": cmd_read_csv,
+    }
     out = handler[args.cmd](args)
     _write(args.result, out)
     return 0

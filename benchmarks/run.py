@@ -14,7 +14,8 @@ For each size (persons in the synthetic city; claims are about ten per person):
 4. side by side on the same data (:mod:`benchmarks.compare`): igraph Leiden against
    networkx Louvain on the person graph; FRAUDAR's greedy (``rgmining-fraudar``, when
    installed) against our co_admission and shared_card detectors on the lockstep
-   matrices, time and F1 against the planted truth;
+   matrices, time and F1 against the planted truth; the load against DuckDB's own
+   ``read_csv`` of the same files (the floor of parsing and storing them);
 5. (``--neo4j``) the Neo4j engine end to end against the embedded one, the Bolt loader's
    rows/s and the neo4j-admin bulk import (``ringfinder neo4j import``).
 
@@ -69,6 +70,13 @@ def ringfinder_cmd() -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-m", "ringfinder.cli.main"]
+
+
+def load_memory() -> str:
+    """The DuckDB memory limit ``ringfinder load`` works under (its cap)."""
+    from ringfinder.load.loader import LOAD_MEMORY_BYTES
+
+    return f"{LOAD_MEMORY_BYTES >> 20}MiB"
 
 
 def read_json(path: Path) -> Any:
@@ -325,6 +333,31 @@ class SizeRun:
             [*base, "f1", "--state", str(self.state), "--truth", str(truth), "--result", str(f1)],
         )
         ours = read_json(f1) or {}
+
+        floor = self.state / "cmp-read-csv.json"
+        floor.unlink(missing_ok=True)
+        m = self.measure(
+            "cmp-read-csv",
+            [
+                *base,
+                "read_csv",
+                "--city",
+                str(self.city),
+                "--memory",
+                load_memory(),
+                "--tmp",
+                str(self.dir),
+                "--result",
+                str(floor),
+            ],
+            **limit,
+        )
+        rc: dict[str, Any] = {"process": m, **(read_json(floor) or {"status": "no result"})}
+        load = (self.out["stages"].get("load", {}).get("result") or {}).get("inner_s")
+        if load and rc.get("total_s"):
+            rc["ours_load_s"] = load
+            rc["ratio_load_over_read_csv_s"] = round(load / rc["total_s"], 2)
+        cmp["load_vs_duckdb_read_csv"] = rc
 
         edges = self.state / "person_edges.parquet"
         lv: dict[str, Any] = {}
@@ -733,7 +766,29 @@ def table_md(report: dict[str, Any]) -> str:
         measured = t.get("measured", t.get("measured_gb", t.get("measured_ratio")))
         note = "" if t.get("applies_as_stated", True) else " (sizes not the issue's 3M/300k)"
         lines.append(f"- {verdict}: {t['target']} — measured {measured}{note}")
+    for s in sizes:
+        ratios = side_by_side(s.get("comparisons") or {})
+        if ratios:
+            lines.append(f"- side by side at {s['persons']:,} persons: " + "; ".join(ratios))
     return "\n".join(lines) + "\n"
+
+
+def side_by_side(cmp: dict[str, Any]) -> list[str]:
+    """The comparisons' headline ratios, as short phrases."""
+    out = []
+    lv = cmp.get("leiden_vs_louvain") or {}
+    if lv.get("ratio_louvain_over_leiden_s"):
+        out.append(f"Louvain/Leiden {lv['ratio_louvain_over_leiden_s']}x")
+    for kind, e in (cmp.get("fraudar_vs_detectors") or {}).items():
+        if e.get("ratio_fraudar_over_ours_s"):
+            out.append(f"FRAUDAR/{kind} {e['ratio_fraudar_over_ours_s']}x")
+    rc = cmp.get("load_vs_duckdb_read_csv") or {}
+    if rc.get("ratio_load_over_read_csv_s"):
+        out.append(
+            f"load {rc['ours_load_s']:.1f} s / DuckDB read_csv {rc['total_s']:.1f} s "
+            f"= {rc['ratio_load_over_read_csv_s']}x"
+        )
+    return out
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:

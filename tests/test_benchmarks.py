@@ -118,4 +118,9 @@ def test_comparisons(report: dict) -> None:
             assert fd["status"] == "ok" or fd.get("reason"), fd
             if fd["status"] == "ok":
                 assert 0 <= fd["scores"]["f1"] <= 1
+        rc = cmp["load_vs_duckdb_read_csv"]
+        assert rc["status"] == "ok", rc
+        # DuckDB read every row the load loaded (the synthetic city has no rejects)
+        assert rc["rows"] == sum(size["rows"].values())
+        assert rc["ratio_load_over_read_csv_s"] > 0
         assert size["neo4j"]["status"] == "skipped"
