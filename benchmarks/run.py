@@ -781,7 +781,9 @@ def side_by_side(cmp: dict[str, Any]) -> list[str]:
         out.append(f"Louvain/Leiden {lv['ratio_louvain_over_leiden_s']}x")
     for kind, e in (cmp.get("fraudar_vs_detectors") or {}).items():
         if e.get("ratio_fraudar_over_ours_s"):
-            out.append(f"FRAUDAR/{kind} {e['ratio_fraudar_over_ours_s']}x")
+            cut = str(e.get("fraudar", {}).get("status", "")).startswith("cut")
+            at_least = " or more (FRAUDAR cut by the time limit)" if cut else ""
+            out.append(f"FRAUDAR/{kind} {e['ratio_fraudar_over_ours_s']}x{at_least}")
     rc = cmp.get("load_vs_duckdb_read_csv") or {}
     if rc.get("ratio_load_over_read_csv_s"):
         out.append(
