@@ -675,8 +675,8 @@ def _workspace(con: duckdb.DuckDBPyConnection) -> Path | None:
 def _sweep(tmp_root: Path) -> None:
     """Delete what a killed load left in the workspace's temporary folder.
 
-    Its spools and transcoded copies hold raw values (personal data). The caller holds
-    the workspace's writer lock, so no other load is using them.
+    Its files (a GB18030 file transcoded to UTF-8, say) hold raw values: personal data.
+    The caller holds the workspace's writer lock, so no other load is using them.
     """
     for stale in tmp_root.glob("load-*"):
         log.info("removing a killed load's temporary files: %s", stale.name)
