@@ -5,7 +5,7 @@
     python -m benchmarks.compare fraudar --workspace WS --kind shared_card --truth truth.json
                                          --blocks K --result FILE
     python -m benchmarks.compare f1      --state STATE --truth truth.json --result FILE
-    python -m benchmarks.compare read_csv --city CITY --memory 4GB --result FILE
+    python -m benchmarks.compare read_csv --city CITY [--memory LIMIT] --result FILE
 
 - **leiden / louvain**: the person graph of the community stage (saved by the ``graph``
   stage), parallel edges summed, partitioned by ringfinder's igraph Leiden
@@ -316,12 +316,14 @@ def cmd_read_csv(args: argparse.Namespace) -> dict[str, Any]:
 
     import duckdb
 
+    from ringfinder.load.loader import LOAD_MEMORY_BYTES
     from ringfinder.schema import LOAD_ORDER
 
-    out: dict[str, Any] = {"duckdb": _version("duckdb"), "memory_limit": args.memory, "tables": {}}
+    memory = args.memory or f"{LOAD_MEMORY_BYTES >> 20}MiB"  # the load's cap
+    out: dict[str, Any] = {"duckdb": _version("duckdb"), "memory_limit": memory, "tables": {}}
     with tempfile.TemporaryDirectory(prefix="read-csv-", dir=args.tmp) as tmp:
         con = duckdb.connect(str(Path(tmp) / "floor.duckdb"))
-        con.execute("SET memory_limit = ?", [args.memory])
+        con.execute("SET memory_limit = ?", [memory])
         t0 = time.perf_counter()
         for table in LOAD_ORDER:
             path = args.city / f"{table}.csv"
@@ -373,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--result", type=Path, required=True)
     p = sub.add_parser("read_csv")
     p.add_argument("--city", type=Path, required=True)
-    p.add_argument("--memory", default="4GB", help="DuckDB memory limit (the load's)")
+    p.add_argument("--memory", help="DuckDB memory limit (default: the load's cap)")
     p.add_argument("--tmp", type=Path, help="folder for the scratch database")
     p.add_argument("--result", type=Path, required=True)
     args = ap.parse_args(argv)

@@ -72,13 +72,6 @@ def ringfinder_cmd() -> list[str]:
     return [sys.executable, "-m", "ringfinder.cli.main"]
 
 
-def load_memory() -> str:
-    """The DuckDB memory limit ``ringfinder load`` works under (its cap)."""
-    from ringfinder.load.loader import LOAD_MEMORY_BYTES
-
-    return f"{LOAD_MEMORY_BYTES >> 20}MiB"
-
-
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -343,8 +336,6 @@ class SizeRun:
                 "read_csv",
                 "--city",
                 str(self.city),
-                "--memory",
-                load_memory(),
                 "--tmp",
                 str(self.dir),
                 "--result",
