@@ -954,12 +954,15 @@ TRICKY = [
 ]
 
 
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "temp_table"])
 @pytest.mark.parametrize("name", TRICKY)
 def test_tricky_kinds_when_staged_in_duckdb(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, stream: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Files too big for memory take another path (a DuckDB TEMP table): same outcome."""
+    """Files too big for memory take other paths (checked straight off the parser, or
+    staged in a DuckDB TEMP table): same outcome."""
     monkeypatch.setattr("ringfinder.load.reader.ARROW_MAX_BYTES", 0)
+    monkeypatch.setattr("ringfinder.load.loader.STREAM_CHECK", stream)
     test_bad_input_kind(next(k for k in KINDS if k.name == name), tmp_path, monkeypatch)
 
 

@@ -415,12 +415,13 @@ def test_external_issuers_and_referral_targets_are_kept(con, tmp_path):
 # -- line numbers -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("staging", ["arrow", "duckdb"])
+@pytest.mark.parametrize("staging", ["arrow", "streamed", "duckdb"])
 def test_line_numbers_count_quoted_newlines_blank_lines_and_bad_rows(
     con, tmp_path, monkeypatch, staging
 ):
-    if staging == "duckdb":  # the path of files too big to keep in memory
+    if staging != "arrow":  # the paths of files too big to keep in memory
         monkeypatch.setattr("ringfinder.load.reader.ARROW_MAX_BYTES", 0)
+        monkeypatch.setattr("ringfinder.load.loader.STREAM_CHECK", staging == "streamed")
     persons = (
         "person_id,name,address,gender\r\n"
         'P1,"A","line one\r\nline two",M\r\n'  # lines 2-3
@@ -444,6 +445,47 @@ def test_line_numbers_count_quoted_newlines_blank_lines_and_bad_rows(
         ("10", "bad_enum"),
     ]
     assert rows[2]["reason"] == "persons.csv:9: wrong number of fields: 5, expected 4"
+
+
+@pytest.mark.parametrize("staging", ["arrow", "streamed", "streamed_join", "duckdb"])
+def test_the_quarantine_shows_rejected_rows_as_read_on_every_path(
+    con, tmp_path, monkeypatch, staging
+):
+    """A streamed file keeps no raw text: a second pass finds the rejected rows' values."""
+    if staging != "arrow":
+        monkeypatch.setattr("ringfinder.load.reader.ARROW_MAX_BYTES", 0)
+        monkeypatch.setattr("ringfinder.load.loader.STREAM_CHECK", staging != "duckdb")
+    if staging == "streamed_join":  # many bad rows: their line corrections as a join
+        monkeypatch.setattr("ringfinder.load.reader.MAX_CASE_FIXES", 0)
+    persons = (
+        "person_id,name,address,gender\n"
+        "P1,A,,M\n"  # 2
+        "P2,B\n"  # 3: too few fields (shifts nothing: one line)
+        'P3,"C\nC",,F\n'  # 4-5
+        "P1,D,,F\n"  # 6: duplicate of line 2
+        "P4,E,, Q \n"  # 7: bad gender, kept as read (trimmed)
+        'P5,F,"x\ny",M,extra\n'  # 8-9: too many fields (the rows after it shift)
+        "P6,G,,X\n"  # 10: bad gender
+        "P7,H,,F\n"  # 11
+    )
+    tables = {**BASE, "persons": persons, "cards": "card_id,person_id\n"}
+    tables["claims"] = CLAIMS_HEADER + "\n"
+    report = load(con, write_folder(tmp_path / "d", tables), tmp_path)
+    p = report.table("persons")
+    assert p is not None and (p.read, p.loaded, p.rejected) == (8, 3, 5)
+    rows = quarantine(tmp_path / "quarantine" / "persons.csv")
+    assert [(r["line"], r["kind"], r["person_id"], r["gender"]) for r in rows] == [
+        ("3", "bad_row", "", ""),
+        ("6", "duplicate_key", "P1", "F"),
+        ("7", "bad_enum", "P4", "Q"),
+        ("8", "bad_row", "", ""),
+        ("10", "bad_enum", "P6", "X"),
+    ]
+    assert rows[1]["reason"] == (
+        "persons.csv:6 column 'person_id': duplicate person_id 'P1' (first at line 2)"
+    )
+    got = con.execute("SELECT person_id FROM persons ORDER BY 1").fetchall()
+    assert got == [("P1",), ("P3",), ("P7",)]
 
 
 # -- encodings --------------------------------------------------------------------------

@@ -94,6 +94,7 @@ class Prepared:
     odd_line: int | None = None  # UTF-8 kept, but this line looks like misread GB18030
     quotes: int = 0  # quote characters in the file
     irregular: bool = False  # a lone CR line end (the fast byte scan cannot place rows)
+    nul: bool = False  # a NUL byte somewhere in the file
 
 
 @dataclass
@@ -102,8 +103,11 @@ class _Shape:
 
     quotes: int = 0
     irregular: bool = False  # a CR that does not end a CRLF
+    nul: bool = False  # a NUL byte (never part of a UTF-8 or GB18030 character)
 
     def add(self, piece: bytes) -> None:
+        if not self.nul and b"\0" in piece:  # a memchr
+            self.nul = True
         # numpy compares 16 bytes at a time: 3x bytes.count on quote-dense CSV text
         self.quotes += int(np.count_nonzero(np.frombuffer(piece, dtype=np.uint8) == _QUOTE))
         # pieces end after a LF (or at the end of the file): the counts are exact; the
@@ -227,7 +231,7 @@ def prepare(path: Path, encoding: str, display: str, tmp_dir: Path) -> Prepared:
     if enc in ("auto", "utf-8") and not head.startswith(GB18030_BOM):
         scan = _scan_utf8(path, shape)
         if scan.error is None:
-            kept = {"quotes": shape.quotes, "irregular": shape.irregular}
+            kept = {"quotes": shape.quotes, "irregular": shape.irregular, "nul": shape.nul}
             if scan.wide or scan.odd_line is None:
                 return Prepared(path, "utf-8", **kept)
             # valid UTF-8, but only as letters of scripts a Chinese export does not use
@@ -254,7 +258,12 @@ def prepare(path: Path, encoding: str, display: str, tmp_dir: Path) -> Prepared:
                 "neither UTF-8 nor GB18030; convert the file to UTF-8", file=display, line=line
             ) from None
         return Prepared(
-            out, "gb18030", fallback_line=line, quotes=shape.quotes, irregular=shape.irregular
+            out,
+            "gb18030",
+            fallback_line=line,
+            quotes=shape.quotes,
+            irregular=shape.irregular,
+            nul=shape.nul,
         )
     if enc == "utf-8":  # a GB18030 byte-order mark
         raise EncodingMismatch(
@@ -271,7 +280,7 @@ def prepare(path: Path, encoding: str, display: str, tmp_dir: Path) -> Prepared:
             line=1,
         )
     out = _transcode(path, codec, display, tmp_dir, check_utf8=True, shape=shape)
-    return Prepared(out, codec, quotes=shape.quotes, irregular=shape.irregular)
+    return Prepared(out, codec, quotes=shape.quotes, irregular=shape.irregular, nul=shape.nul)
 
 
 def _transcode(

@@ -21,6 +21,13 @@ of quotes, a value ending with a line end), Python's ``csv`` parser (Arrow's gra
 places the rows instead and finds a quoted value that is never closed: on the last
 line (a file cut off) that row is a reject; opened before other lines, which it
 would swallow silently, the file is refused.
+
+A big CSV file can also be registered as a one-pass stream (``stage_file(stream=True)``,
+what the loader does for a table no other table is derived from): the check reads it
+straight off the parser, with no copy of the raw text; :func:`settle_stream` then places
+the skipped rows and corrects lines in the checked table, and :func:`restage_rejects`
+parses the file a second time for the raw text of the rows it rejected (the quarantine
+shows them as read).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import io
 import itertools
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +49,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ringfinder.errors import InputError
-from ringfinder.load.encoding import SNIFF_BYTES, UTF8_BOM, prepare, sniff
+from ringfinder.load.encoding import SNIFF_BYTES, UTF8_BOM, Prepared, prepare, sniff
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +82,8 @@ class StagedFile:
     fallback_line: int | None = None  # auto: not UTF-8 from this line on, read as GB18030
     table: pa.Table | None = None  # the rows (kept alive while registered)
     in_duckdb: bool = False  # a big file: staged in a DuckDB TEMP table (can spill)
+    #: a big file registered as a one-pass stream (``stage_file(stream=True)``)
+    pending: _Pending | None = None
 
     @property
     def read(self) -> int:
@@ -87,6 +97,9 @@ class StagedFile:
         elif self.in_duckdb:
             con.execute(f"DROP TABLE IF EXISTS temp.{self.stage}")
             self.in_duckdb = False
+        elif self.pending is not None:
+            con.unregister(self.stage)
+        self.pending = None
 
     def index(self, name: str) -> int | None:
         """Column position by name (exact first, then case-insensitive)."""
@@ -116,11 +129,14 @@ def stage_file(
     tmp_dir: Path,
     on_rows: RowsCallback | None = None,
     on_header: HeaderCallback | None = None,
+    stream: bool = False,
 ) -> StagedFile:
     """Stage a ``.csv`` or ``.parquet`` file (by suffix; anything else is read as CSV).
 
     ``on_header(names)`` runs before any row is read (to refuse a missing column early).
     A file that cannot be read (permissions, vanished, a folder) is an InputError.
+    ``stream``: a CSV file above ``ARROW_MAX_BYTES`` is only registered as a one-pass
+    stream (``staged.pending``); whoever reads it then calls :func:`settle_stream`.
     """
     try:
         return _stage_file(
@@ -134,6 +150,7 @@ def stage_file(
             tmp_dir=tmp_dir,
             on_rows=on_rows,
             on_header=on_header,
+            stream=stream,
         )
     except OSError as exc:
         raise InputError(_os_msg(exc), file=display) from None
@@ -155,6 +172,7 @@ def _stage_file(
     tmp_dir: Path,
     on_rows: RowsCallback | None,
     on_header: HeaderCallback | None,
+    stream: bool,
 ) -> StagedFile:
     if path.suffix.lower() in (".parquet", ".pq"):
         return _stage_parquet(
@@ -177,6 +195,7 @@ def _stage_file(
         tmp_dir=tmp_dir,
         on_rows=on_rows,
         on_header=on_header,
+        stream=stream,
     )
 
 
@@ -222,12 +241,28 @@ def _ingest(
     schema: pa.Schema,
     batches: Iterator[pa.RecordBatch],
 ) -> None:
-    """Stream the rows into a DuckDB TEMP table (which DuckDB may spill to disk)."""
-    reader = pa.RecordBatchReader.from_batches(schema, batches)
+    """Stream the rows into a DuckDB TEMP table (which DuckDB may spill to disk).
+
+    An exception in ``batches`` is raised as itself: DuckDB only passes on its text.
+    """
+    caught: list[Exception] = []
+
+    def guarded() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from batches
+        except Exception as exc:
+            caught.append(exc)
+            raise
+
+    reader = pa.RecordBatchReader.from_batches(schema, guarded())
     view = f"{staged.stage}_arrow"
     con.register(view, reader)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {staged.stage} AS SELECT * FROM {view}")
+    except duckdb.Error:
+        if caught:
+            raise caught[0] from None
+        raise
     finally:
         con.unregister(view)
     staged.in_duckdb = True
@@ -308,6 +343,124 @@ def _read_header(path: Path, delimiter: str) -> list[str]:
     return next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter), [])
 
 
+class _CsvParse:
+    """One pass of Arrow's CSV parser over a prepared file: batches of ``_rf_line, c0..cN``.
+
+    Counts what the pass saw (rows, blank rows, rows with the wrong number of fields, a
+    NUL byte, a value that may run to the end of the file) for :func:`_settle`.
+    """
+
+    def __init__(
+        self,
+        prepared: Prepared,
+        display: str,
+        delimiter: str,
+        n: int,
+        on_rows: RowsCallback | None,
+    ) -> None:
+        path = prepared.path
+        self.display, self.on_rows = display, on_rows
+        self._nul_possible = prepared.nul  # the byte scan saw a NUL somewhere
+        cols = [f"c{i}" for i in range(n)]
+        self.schema = pa.schema([(LINE, pa.int64())] + [(c, pa.string()) for c in cols])
+        self.invalid_fields: list[int] = []  # as the parser counted them (any order)
+        self.line, self.rows, self.empty = 1, 0, 0
+        self.header, self.nul, self.tail = True, False, False
+        self.error: Exception | None = None  # what stopped a pass read by DuckDB
+        self._open = [False]
+        fields, spans_lines = self.invalid_fields, self._open
+
+        def on_invalid(row: pacsv.InvalidRow) -> str:  # no reference to self: no cycle
+            fields.append(row.actual_columns)
+            if not spans_lines[0] and ("\n" in row.text or "\r" in row.text):
+                spans_lines[0] = True  # a quoted value that runs to the end of the file?
+            return "skip"
+
+        self._reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=cols, block_size=BLOCK),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in cols},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    @property
+    def invalid(self) -> int:
+        """Rows skipped for the wrong number of fields."""
+        return len(self.invalid_fields)
+
+    @property
+    def open(self) -> bool:
+        """A skipped row spans lines: a quoted value may run to the end of the file."""
+        return self._open[0]
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The rows; a parse error is kept in ``error`` (DuckDB only passes on its text)."""
+        try:
+            yield from self._batches()
+        except pa.ArrowInvalid as exc:
+            self.error = InputError(f"cannot parse the CSV: {_arrow_msg(exc)}", file=self.display)
+            raise
+        except OSError as exc:
+            self.error = InputError(_os_msg(exc), file=self.display)
+            raise
+        except Exception as exc:
+            self.error = exc
+            raise
+        finally:
+            self._reader.close()  # the file, now: not when the collector finds the reader
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        for batch in self._reader:
+            if batch.num_rows == 0:
+                continue
+            arrays = list(batch.columns)
+            spans = _row_spans(arrays)
+            starts = pc.add(pc.subtract(pc.cumulative_sum(spans), spans), self.line)
+            self.line += pc.sum(spans).as_py()
+            if self.header:  # the header is the first parsed row: drop it
+                self.header = False
+                arrays = [a.slice(1) for a in arrays]
+                starts = starts.slice(1)
+                spans = spans.slice(1)
+            if len(arrays[-1]):  # a last value ending with a line end: runs to the end?
+                end = pc.utf8_slice_codeunits(arrays[-1].slice(len(arrays[-1]) - 1), -1)
+                self.tail = end[0].as_py() in ("\n", "\r")
+            arrays = [trim(a) for a in arrays]  # after counting the newlines
+            if self._nul_possible and not self.nul:
+                self.nul = any(_has_byte(a, 0) for a in arrays)
+            empty = _all_empty(arrays) if arrays and len(arrays[0]) else None
+            out = pa.RecordBatch.from_arrays([starts, *arrays], schema=self.schema)
+            if empty is not None and pc.any(empty).as_py():
+                out = out.filter(pc.invert(empty))
+                self.empty += len(arrays[0]) - out.num_rows
+            self.rows += out.num_rows
+            if self.on_rows:
+                self.on_rows(self.rows)
+            yield out
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, self.batches())
+
+
+@dataclass
+class _Pending:
+    """A big CSV file registered as a one-pass stream, checked straight off the parser."""
+
+    parse: _CsvParse
+    prepared: Prepared
+    delimiter: str
+    fix: tuple[np.ndarray, np.ndarray] | None = None  # line corrections, once settled
+
+
 def _stage_csv(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -320,6 +473,7 @@ def _stage_csv(
     tmp_dir: Path,
     on_rows: RowsCallback | None,
     on_header: HeaderCallback | None,
+    stream: bool = False,
 ) -> StagedFile:
     staged = StagedFile(src, display, path, "line", stage, [])
     if path.stat().st_size == 0:
@@ -345,127 +499,187 @@ def _stage_csv(
         return staged
     if on_header:
         on_header(staged.columns)
-    cols = [f"c{i}" for i in range(n)]
-    invalid = [0]
-    invalid_fields: list[int] = []  # as the parser counted them (any order)
-    state = {"line": 1, "rows": 0, "header": True, "nul": False, "empty": 0, "open": False}
-
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        invalid[0] += 1
-        invalid_fields.append(row.actual_columns)
-        if not state["open"] and ("\n" in row.text or "\r" in row.text):
-            state["open"] = True  # a quoted value that runs to the end of the file?
-        return "skip"
-
-    reader = pacsv.open_csv(
-        prepared.path,
-        read_options=pacsv.ReadOptions(column_names=cols, block_size=BLOCK),
-        parse_options=pacsv.ParseOptions(
-            delimiter=delimiter,
-            newlines_in_values=True,
-            ignore_empty_lines=False,
-            invalid_row_handler=on_invalid,
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in cols},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    schema = pa.schema([(LINE, pa.int64())] + [(c, pa.string()) for c in cols])
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        for batch in reader:
-            if batch.num_rows == 0:
-                continue
-            arrays = list(batch.columns)
-            spans = _row_spans(arrays)
-            starts = pc.add(pc.subtract(pc.cumulative_sum(spans), spans), state["line"])
-            state["line"] += pc.sum(spans).as_py()
-            if state["header"]:  # the header is the first parsed row: drop it
-                state["header"] = False
-                arrays = [a.slice(1) for a in arrays]
-                starts = starts.slice(1)
-                spans = spans.slice(1)
-            if len(arrays[-1]):  # a last value ending with a line end: runs to the end?
-                end = pc.utf8_slice_codeunits(arrays[-1].slice(len(arrays[-1]) - 1), -1)
-                state["tail"] = end[0].as_py() in ("\n", "\r")
-            arrays = [trim(a) for a in arrays]  # after counting the newlines
-            if not state["nul"]:
-                state["nul"] = any(_has_byte(a, 0) for a in arrays)
-            empty = _all_empty(arrays) if arrays and len(arrays[0]) else None
-            out = pa.RecordBatch.from_arrays([starts, *arrays], schema=schema)
-            if empty is not None and pc.any(empty).as_py():
-                out = out.filter(pc.invert(empty))
-                state["empty"] += len(arrays[0]) - out.num_rows
-            state["rows"] += out.num_rows
-            if on_rows:
-                on_rows(state["rows"])
-            yield out
-
+    parse = _CsvParse(prepared, display, delimiter, n, on_rows)
     big = path.stat().st_size > ARROW_MAX_BYTES
+    if big and stream:
+        # checked straight off the parser (no copy of the raw text); settled afterwards
+        staged.pending = _Pending(parse, prepared, delimiter)
+        staged.has_nul = prepared.nul  # the check must know before it reads a row
+        con.register(stage, parse.reader())
+        return staged
     try:
         if big:
-            _ingest(con, staged, schema, batches())
+            _ingest(con, staged, parse.schema, parse.batches())
         else:
-            table = _collect(schema, batches())
-    except pa.ArrowInvalid as exc:
-        raise InputError(f"cannot parse the CSV: {_arrow_msg(exc)}", file=display) from None
-    staged.rows = state["rows"]
-    staged.has_nul = bool(state["nul"])
-    fix = None
-    unclosed: _Unclosed | None = None
-    # a quoted value never closed (the parser reads it to the end of the file)?
-    odd = prepared.quotes % 2 == 1 or bool(state["open"]) or bool(state.get("tail"))
-    if invalid[0] or odd:
-        placed = None
-        if not (odd or prepared.irregular):  # the fast byte scan, checked against Arrow
-            fast = _scan_records(prepared.path, delimiter)
-            parsed = state["rows"] + state["empty"] + invalid[0]
-            if not fast.stray and len(fast.starts) - 1 == parsed:
-                placed = _place_bad_rows(fast, n, invalid[0])
-                if placed is not None and (
-                    sorted(placed[1].tolist()) != sorted(invalid_fields)
-                    or (not big and not _lines_fit(table, fast, placed))
-                ):
-                    placed = None
-        if placed is None:
-            scan = _scan_exact(prepared.path, delimiter, display)
-            unclosed = scan.unclosed
-            _refuse_unclosed(unclosed, display)
-            if invalid[0]:
-                placed = _place_bad_rows(scan, n, invalid[0])
-                if placed is None:
-                    raise InputError(
-                        f"{invalid[0]} rows have the wrong number of fields, but they cannot "
-                        "be placed on exact lines (unbalanced quotes?); fix the quoting of "
-                        "the file",
-                        file=display,
-                    )
-        if placed is not None:
-            staged.bad_lines, staged.bad_fields, fix = placed
+            table = _collect(parse.schema, parse.batches())
+    except pa.ArrowInvalid:
+        if parse.error is not None:
+            raise parse.error from None
+        raise
+    fix, unclosed = _settle(staged, parse, prepared, delimiter, None if big else table)
     if big:
         if fix is not None:
             _fix_lines_duckdb(con, stage, n, *fix)
     else:
         if fix is not None:
             table = _fix_lines_arrow(table, *fix)
-    if unclosed is not None:  # the last row, cut off inside a quoted value: a reject
-        line = unclosed.line
-        hit = np.flatnonzero(staged.bad_lines == line)
-        if len(hit):
-            staged.bad_fields[hit] = UNCLOSED
+    if unclosed is not None and _unclosed_row(staged, unclosed) is not None:
+        if big:
+            con.execute(f"DELETE FROM temp.{stage} WHERE {LINE} = ?", [unclosed])
         else:
-            if big:
-                con.execute(f"DELETE FROM temp.{stage} WHERE {LINE} = ?", [line])
-            else:
-                table = table.filter(pc.not_equal(table.column(LINE), line))
-            staged.rows -= 1
-            staged.bad_lines = np.append(staged.bad_lines, np.int64(line))
-            staged.bad_fields = np.append(staged.bad_fields, np.int64(UNCLOSED))
+            table = table.filter(pc.not_equal(table.column(LINE), unclosed))
     if not big:
         _register(con, staged, table)
     return staged
+
+
+def _settle(
+    staged: StagedFile,
+    parse: _CsvParse,
+    prepared: Prepared,
+    delimiter: str,
+    table: pa.Table | None,
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, int | None]:
+    """After the parse: place the skipped rows on their lines (they become rejects).
+
+    Returns the line corrections for the parsed rows (or None) and the line of a last
+    row cut off inside a quoted value (or None). ``table``: the parsed rows, when they
+    are in memory (their lines are checked against the byte scan too).
+    """
+    display, n = staged.display, len(staged.columns)
+    staged.rows = parse.rows
+    staged.has_nul = staged.has_nul or parse.nul
+    fix = None
+    unclosed: _Unclosed | None = None
+    # a quoted value never closed (the parser reads it to the end of the file)?
+    odd = prepared.quotes % 2 == 1 or parse.open or parse.tail
+    if parse.invalid or odd:
+        placed = None
+        if not (odd or prepared.irregular):  # the fast byte scan, checked against Arrow
+            fast = _scan_records(prepared.path, delimiter)
+            parsed = parse.rows + parse.empty + parse.invalid
+            if not fast.stray and len(fast.starts) - 1 == parsed:
+                placed = _place_bad_rows(fast, n, parse.invalid)
+                if placed is not None and (
+                    sorted(placed[1].tolist()) != sorted(parse.invalid_fields)
+                    or (table is not None and not _lines_fit(table, fast, placed))
+                ):
+                    placed = None
+        if placed is None:
+            scan = _scan_exact(prepared.path, delimiter, display)
+            unclosed = scan.unclosed
+            _refuse_unclosed(unclosed, display)
+            if parse.invalid:
+                placed = _place_bad_rows(scan, n, parse.invalid)
+                if placed is None:
+                    raise InputError(
+                        f"{parse.invalid} rows have the wrong number of fields, but they "
+                        "cannot be placed on exact lines (unbalanced quotes?); fix the "
+                        "quoting of the file",
+                        file=display,
+                    )
+        if placed is not None:
+            staged.bad_lines, staged.bad_fields, fix = placed
+    return fix, unclosed.line if unclosed is not None else None
+
+
+def _unclosed_row(staged: StagedFile, line: int) -> int | None:
+    """Mark the row cut off on ``line`` as a reject; its line when it was parsed as a row."""
+    hit = np.flatnonzero(staged.bad_lines == line)
+    if len(hit):  # already a bad row (wrong number of fields)
+        staged.bad_fields[hit] = UNCLOSED
+        return None
+    staged.rows -= 1
+    staged.bad_lines = np.append(staged.bad_lines, np.int64(line))
+    staged.bad_fields = np.append(staged.bad_fields, np.int64(UNCLOSED))
+    return line
+
+
+#: up to this many line corrections are applied as one CASE expression (an UPDATE
+#: with an ASOF join costs a minute on 30 M rows; the CASE about a second)
+MAX_CASE_FIXES = 256
+
+
+def settle_stream(con: duckdb.DuckDBPyConnection, staged: StagedFile, chk: str) -> None:
+    """After the check read a streamed file: fix the lines of its rows in ``chk``.
+
+    Rows with the wrong number of fields shift the lines of the rows after them; a
+    last row cut off inside a quoted value leaves ``chk`` (it becomes a bad row).
+    """
+    pending = staged.pending
+    assert pending is not None
+    fix, unclosed = _settle(staged, pending.parse, pending.prepared, pending.delimiter, None)
+    pending.fix = fix
+    con.unregister(staged.stage)  # spent: nothing reads raw text but the quarantine
+    con.register(staged.stage, pending.parse.schema.empty_table())
+    where = f"_rf_src = {int(staged.src)}"
+    if fix is not None:
+        thresholds, shift = fix
+        if len(thresholds) <= MAX_CASE_FIXES:
+            whens = " ".join(
+                f"WHEN {LINE} >= {int(t)} THEN {int(d)}"
+                for t, d in zip(thresholds[::-1], shift[::-1], strict=True)
+            )
+            con.execute(
+                f"UPDATE {chk} SET {LINE} = {LINE} + CASE {whens} ELSE 0 END "
+                f"WHERE {where} AND {LINE} >= {int(thresholds[0])}"
+            )
+        else:
+            with _line_fix(con, thresholds, shift):
+                con.execute(
+                    f"UPDATE {chk} AS c SET {LINE} = c.{LINE} + d.s FROM ("
+                    f"SELECT g.{LINE} AS l, f.s FROM {chk} g "
+                    f"ASOF JOIN _rf_line_fix f ON g.{LINE} >= f.t WHERE g.{where}"
+                    f") AS d WHERE c.{where} AND c.{LINE} = d.l AND d.s <> 0"
+                )
+    if unclosed is not None and _unclosed_row(staged, unclosed) is not None:
+        con.execute(f"DELETE FROM {chk} WHERE {where} AND {LINE} = ?", [unclosed])
+
+
+def restage_rejects(con: duckdb.DuckDBPyConnection, staged: StagedFile, chk: str) -> None:
+    """Parse a streamed file again, keeping only the raw text of its rows ``chk`` rejected.
+
+    The quarantine shows each rejected row's values as read; a streamed file kept no
+    copy of them, so a second pass stages those rows alone (their lines are corrected
+    and picked batch by batch in Arrow: DuckDB only sees the few rows kept).
+    """
+    pending = staged.pending
+    assert pending is not None
+    wanted = (
+        con.execute(
+            f"SELECT {LINE} FROM {chk} WHERE _rf_src = ? AND _rf_err IS NOT NULL "
+            "AND NOT starts_with(_rf_err, 'bad_row') ORDER BY 1",
+            [staged.src],
+        )
+        .fetchnumpy()[LINE]
+        .astype(np.int64)
+    )
+    parse = _CsvParse(
+        pending.prepared, staged.display, pending.delimiter, len(staged.columns), None
+    )
+
+    def kept() -> Iterator[pa.RecordBatch]:
+        for batch in parse.batches():
+            lines = batch.column(0).to_numpy()
+            if pending.fix is not None:
+                thresholds, shift = pending.fix
+                lines = (
+                    lines
+                    + np.concatenate(([0], shift))[np.searchsorted(thresholds, lines, side="right")]
+                )
+            keep = np.isin(lines, wanted, assume_unique=True)
+            if keep.any():
+                columns = [pa.array(lines, pa.int64()), *batch.columns[1:]]
+                out = pa.RecordBatch.from_arrays(columns, schema=parse.schema)
+                yield out.filter(pa.array(keep))
+
+    con.unregister(staged.stage)  # the empty stand-in for the spent stream
+    try:
+        _ingest(con, staged, parse.schema, kept())
+    except pa.ArrowInvalid:
+        if parse.error is not None:
+            raise parse.error from None
+        raise
 
 
 def _refuse_unclosed(unclosed: _Unclosed | None, display: str) -> None:
@@ -784,6 +998,19 @@ def _fix_lines_arrow(table: pa.Table, thresholds: np.ndarray, shift: np.ndarray)
     return table.set_column(0, LINE, pa.array(fixed, pa.int64()))
 
 
+@contextmanager
+def _line_fix(
+    con: duckdb.DuckDBPyConnection, thresholds: np.ndarray, shift: np.ndarray
+) -> Iterator[None]:
+    """The line corrections registered as ``_rf_line_fix (t, s)`` for an ASOF join."""
+    fix = pa.table({"t": pa.array(thresholds, pa.int64()), "s": pa.array(shift, pa.int64())})
+    con.register("_rf_line_fix", fix)
+    try:
+        yield
+    finally:
+        con.unregister("_rf_line_fix")
+
+
 def _fix_lines_duckdb(
     con: duckdb.DuckDBPyConnection,
     stage: str,
@@ -791,17 +1018,13 @@ def _fix_lines_duckdb(
     thresholds: np.ndarray,
     shift: np.ndarray,
 ) -> None:
-    fix = pa.table({"t": pa.array(thresholds, pa.int64()), "s": pa.array(shift, pa.int64())})
-    con.register("_rf_line_fix", fix)
-    try:
+    with _line_fix(con, thresholds, shift):
         cols = ", ".join(f"g.c{i}" for i in range(ncols))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {stage} AS "
             f"SELECT g.{LINE} + coalesce(f.s, 0) AS {LINE}, {cols} "
             f"FROM {stage} g ASOF LEFT JOIN _rf_line_fix f ON g.{LINE} >= f.t"
         )
-    finally:
-        con.unregister("_rf_line_fix")
 
 
 # -- Parquet ----------------------------------------------------------------------------
