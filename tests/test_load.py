@@ -612,6 +612,20 @@ def test_parquet_with_a_list_column_is_an_input_error(con, tmp_path):
         load(con, folder, tmp_path)
 
 
+@pytest.mark.parametrize("staging", ["arrow", "duckdb"])
+def test_parquet_binary_that_is_not_text_is_an_input_error(con, tmp_path, monkeypatch, staging):
+    if staging == "duckdb":  # raised while DuckDB reads the rows: not its account of it
+        monkeypatch.setattr("ringfinder.load.reader.ARROW_MAX_BYTES", 0)
+    folder = write_folder(tmp_path / "d", {k: v for k, v in BASE.items() if k != "cards"})
+    person = pa.array([b"\xff\xfe"], pa.binary())
+    pq.write_table(pa.table({"card_id": ["K1"], "person_id": person}), folder / "cards.parquet")
+    with pytest.raises(InputError) as exc:
+        load(con, folder, tmp_path)
+    assert str(exc.value) == (
+        "cards.parquet column 'person_id': binary values that are not UTF-8 text"
+    )
+
+
 def test_csv_and_parquet_of_one_table_is_ambiguous(con, tmp_path):
     folder = write_folder(tmp_path / "d", BASE)
     pq.write_table(pa.table({"card_id": ["K1"], "person_id": ["007"]}), folder / "cards.parquet")
