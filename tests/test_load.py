@@ -15,6 +15,7 @@ import pytest
 from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.errors import ConfigError, EncodingMismatch, InputError, StrictModeFailure
 from ringfinder.load import LoadOptions, LoadReport, load_folder
+from ringfinder.load.api import TableReport
 from ringfinder.load.pseudonym import Pseudonymiser
 from ringfinder.schema import LOAD_ORDER, TABLES
 
@@ -415,13 +416,33 @@ def test_external_issuers_and_referral_targets_are_kept(con, tmp_path):
 # -- line numbers -----------------------------------------------------------------------
 
 
+def _use_staging(monkeypatch: pytest.MonkeyPatch, staging: str) -> None:
+    """Send every file down one path: ``arrow`` (in memory), or as a file too big to
+    keep in memory: ``streamed`` (``streamed_join``: its line corrections as a join) or
+    ``duckdb`` (a TEMP copy)."""
+    if staging == "arrow":
+        return
+    monkeypatch.setattr("ringfinder.load.reader.ARROW_MAX_BYTES", 0)
+    monkeypatch.setattr("ringfinder.load.loader.STREAM_CHECK", staging != "duckdb")
+    if staging == "streamed_join":
+        monkeypatch.setattr("ringfinder.load.reader.MAX_CASE_FIXES", 0)
+
+
+def _load_persons(con, tmp_path: Path, persons: str) -> tuple[TableReport, list[dict[str, str]]]:
+    """Load ``persons`` alone (no cards or claims): its report and its quarantine rows."""
+    tables = {**BASE, "persons": persons, "cards": "card_id,person_id\n"}
+    tables["claims"] = CLAIMS_HEADER + "\n"
+    report = load(con, write_folder(tmp_path / "d", tables), tmp_path)
+    p = report.table("persons")
+    assert p is not None
+    return p, quarantine(tmp_path / "quarantine" / "persons.csv")
+
+
 @pytest.mark.parametrize("staging", ["arrow", "streamed", "duckdb"])
 def test_line_numbers_count_quoted_newlines_blank_lines_and_bad_rows(
     con, tmp_path, monkeypatch, staging
 ):
-    if staging != "arrow":  # the paths of files too big to keep in memory
-        monkeypatch.setattr("ringfinder.load.reader.ARROW_MAX_BYTES", 0)
-        monkeypatch.setattr("ringfinder.load.loader.STREAM_CHECK", staging == "streamed")
+    _use_staging(monkeypatch, staging)
     persons = (
         "person_id,name,address,gender\r\n"
         'P1,"A","line one\r\nline two",M\r\n'  # lines 2-3
@@ -432,12 +453,8 @@ def test_line_numbers_count_quoted_newlines_blank_lines_and_bad_rows(
         'P5,"E ""quoted""",,X\r\n'  # 10: bad gender
         "P6,F,,M"  # 11, no final newline
     )
-    tables = {**BASE, "persons": persons, "cards": "card_id,person_id\n"}
-    tables["claims"] = CLAIMS_HEADER + "\n"
-    report = load(con, write_folder(tmp_path / "d", tables), tmp_path)
-    p = report.table("persons")
-    assert p is not None and (p.read, p.loaded, p.rejected) == (6, 2, 4)
-    rows = quarantine(tmp_path / "quarantine" / "persons.csv")
+    p, rows = _load_persons(con, tmp_path, persons)
+    assert (p.read, p.loaded, p.rejected) == (6, 2, 4)
     assert [(r["line"], r["kind"]) for r in rows] == [
         ("5", "bad_row"),
         ("6", "bad_enum"),
@@ -452,11 +469,7 @@ def test_the_quarantine_shows_rejected_rows_as_read_on_every_path(
     con, tmp_path, monkeypatch, staging
 ):
     """A streamed file keeps no raw text: a second pass finds the rejected rows' values."""
-    if staging != "arrow":
-        monkeypatch.setattr("ringfinder.load.reader.ARROW_MAX_BYTES", 0)
-        monkeypatch.setattr("ringfinder.load.loader.STREAM_CHECK", staging != "duckdb")
-    if staging == "streamed_join":  # many bad rows: their line corrections as a join
-        monkeypatch.setattr("ringfinder.load.reader.MAX_CASE_FIXES", 0)
+    _use_staging(monkeypatch, staging)
     persons = (
         "person_id,name,address,gender\n"
         "P1,A,,M\n"  # 2
@@ -468,12 +481,8 @@ def test_the_quarantine_shows_rejected_rows_as_read_on_every_path(
         "P6,G,,X\n"  # 10: bad gender
         "P7,H,,F\n"  # 11
     )
-    tables = {**BASE, "persons": persons, "cards": "card_id,person_id\n"}
-    tables["claims"] = CLAIMS_HEADER + "\n"
-    report = load(con, write_folder(tmp_path / "d", tables), tmp_path)
-    p = report.table("persons")
-    assert p is not None and (p.read, p.loaded, p.rejected) == (8, 3, 5)
-    rows = quarantine(tmp_path / "quarantine" / "persons.csv")
+    p, rows = _load_persons(con, tmp_path, persons)
+    assert (p.read, p.loaded, p.rejected) == (8, 3, 5)
     assert [(r["line"], r["kind"], r["person_id"], r["gender"]) for r in rows] == [
         ("3", "bad_row", "", ""),
         ("6", "duplicate_key", "P1", "F"),

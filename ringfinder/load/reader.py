@@ -662,11 +662,7 @@ def restage_rejects(con: duckdb.DuckDBPyConnection, staged: StagedFile, chk: str
         for batch in parse.batches():
             lines = batch.column(0).to_numpy()
             if pending.fix is not None:
-                thresholds, shift = pending.fix
-                lines = (
-                    lines
-                    + np.concatenate(([0], shift))[np.searchsorted(thresholds, lines, side="right")]
-                )
+                lines = _fixed_lines(lines, *pending.fix)
             keep = np.isin(lines, wanted, assume_unique=True)
             if keep.any():
                 columns = [pa.array(lines, pa.int64()), *batch.columns[1:]]
@@ -707,9 +703,7 @@ def _lines_fit(
 ) -> bool:
     """Whether every parsed row, its line fixed, starts where the scan has a good record."""
     bad_lines, _, (thresholds, shift) = placed
-    lines = table.column(LINE).to_numpy()
-    step = np.searchsorted(thresholds, lines, side="right")
-    fixed = lines + np.concatenate(([0], shift))[step]
+    fixed = _fixed_lines(table.column(LINE).to_numpy(), thresholds, shift)
     good = np.setdiff1d(scan.starts[1:][~scan.blank[1:]], bad_lines)
     return bool(np.isin(fixed, good).all())
 
@@ -991,10 +985,14 @@ def _place_bad_rows(
     return bad_lines.astype(np.int64), nfields[bad_idx].astype(np.int64), fix
 
 
-def _fix_lines_arrow(table: pa.Table, thresholds: np.ndarray, shift: np.ndarray) -> pa.Table:
-    lines = table.column(LINE).to_numpy()
+def _fixed_lines(lines: np.ndarray, thresholds: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Parsed rows' lines corrected for the bad rows (skipped by the parser) before them."""
     step = np.searchsorted(thresholds, lines, side="right")  # bad-row runs before each row
-    fixed = lines + np.concatenate(([0], shift))[step]
+    return lines + np.concatenate(([0], shift))[step]
+
+
+def _fix_lines_arrow(table: pa.Table, thresholds: np.ndarray, shift: np.ndarray) -> pa.Table:
+    fixed = _fixed_lines(table.column(LINE).to_numpy(), thresholds, shift)
     return table.set_column(0, LINE, pa.array(fixed, pa.int64()))
 
 
