@@ -22,9 +22,12 @@ not with the square of a hospital's daily admissions; identifiers shared by more
 ``max_identifier_share`` persons are placeholders, not links.
 
 Leiden (modularity, resolution 1, fixed seed; see :class:`LeidenSettings`) partitions
-the graph. A community becomes a ``community`` finding only for what the pattern detectors
-did not already say: persons named in a pattern finding are left out, and the rest
-must still be a ring on its own — ``min_size`` persons or more, tied by at least
+the graph; connected components of fewer than ``min_size`` persons are left out of its
+run (they cannot hold a community of ``min_size``) with the objective unchanged
+(:func:`ringfinder.graph.leiden`). A community becomes a ``community`` finding only
+for what the pattern detectors did not already say: persons named in a pattern
+finding are left out, and the rest must still be a ring on its own — ``min_size``
+persons or more, tied by at least
 ``min_signal_kinds`` different kinds (families share identifiers and nothing else;
 dialysis cohorts are outpatients), with most of them (``behaviour_share``) tied by
 behaviour (admitted together, cards swiped together, one agent) to someone outside
@@ -38,6 +41,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -350,8 +354,10 @@ def _igraph_leiden(
     dst: np.ndarray,
     weights: np.ndarray,
     settings: LeidenSettings,
+    *,
+    min_size: int = 1,
 ) -> np.ndarray:
-    return leiden(len(persons), src, dst, weights, settings=settings)
+    return leiden(len(persons), src, dst, weights, settings=settings, min_size=min_size)
 
 
 def _codes(kinds: Sequence[str]) -> list[int]:
@@ -372,7 +378,9 @@ def detect_communities(
     if g is None:
         return CommunityResult([], empty, p.leiden.record())
     persons = g.persons
-    membership = (partitioner or _igraph_leiden)(list(persons), g.src, g.dst, g.weight, p.leiden)
+    # a family of two or three can never be a community of min_size: igraph skips them
+    partition_with = partitioner or partial(_igraph_leiden, min_size=p.min_size)
+    membership = partition_with(list(persons), g.src, g.dst, g.weight, p.leiden)
     membership = np.asarray(membership, dtype=np.int64)
     partition, groups = _partition(persons, membership, p.min_size)
     # only communities with a behavioural tie and enough signal kinds can qualify (their

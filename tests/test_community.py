@@ -76,6 +76,39 @@ def test_leiden_is_reproducible_and_separates_cliques() -> None:
     assert len(set(a[:5])) == 1 and len(set(a[5:])) == 1 and a[0] != a[5]
 
 
+def _barbell_and_pairs(pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two 4-cliques joined by one edge (vertices 0-7), then ``pairs`` separate pairs."""
+    clique = [(i, j) for i in range(4) for j in range(i + 1, 4)]
+    edges = clique + [(i + 4, j + 4) for i, j in clique] + [(3, 4)]
+    edges += [(8 + 2 * k, 9 + 2 * k) for k in range(pairs)]
+    src, dst = np.array(edges).T
+    return src, dst, np.ones(len(edges))
+
+
+def test_leiden_skipping_small_components_keeps_the_objective() -> None:
+    # Alone (13 edges) the barbell splits into its cliques; beside 100 pairs (113
+    # edges) modularity merges it (split wins only while m < 84.5). Leiden run on the
+    # barbell alone must see the whole graph's total weight to give the same answer.
+    src, dst, w = _barbell_and_pairs(100)
+    n = 8 + 200
+    full = leiden(n, src, dst, w)
+    pruned = leiden(n, src, dst, w, min_size=4)
+    assert len(set(full[:8])) == 1, "the whole graph merges the barbell"
+    assert (pruned == full).all()
+    alone = leiden(8, src[:13], dst[:13], w[:13], min_size=4)
+    assert len(set(alone[:4])) == 1 and alone[0] != alone[4], "alone it splits"
+    # every pair is a community of its own, numbered after Leiden's
+    assert sorted(np.bincount(pruned[8:]).tolist()) == [0] * int(pruned[8:].min()) + [2] * 100
+
+
+def test_leiden_with_only_small_components() -> None:
+    src, dst, w = _barbell_and_pairs(3)
+    pairs = leiden(6, src[13:] - 8, dst[13:] - 8, w[13:], min_size=4)
+    assert pairs.tolist() == [0, 0, 1, 1, 2, 2]
+    with_isolated = leiden(14, src[13:], dst[13:], w[13:], min_size=4)  # 0-7 have no edge
+    assert with_isolated.tolist() == [*range(8), 8, 8, 9, 9, 10, 10]
+
+
 def test_partition_keeps_every_community_of_min_size(engine: EmbeddedEngine) -> None:
     from ringfinder.community import detect_communities
 
