@@ -22,18 +22,17 @@ not with the square of a hospital's daily admissions; identifiers shared by more
 ``max_identifier_share`` persons are placeholders, not links.
 
 Leiden (modularity, resolution 1, fixed seed; see :class:`LeidenSettings`) partitions
-the graph; connected components of fewer than ``min_size`` persons are left out of its
-run (they cannot hold a community of ``min_size``) with the objective unchanged
-(:func:`ringfinder.graph.leiden`). A community becomes a ``community`` finding only
-for what the pattern detectors did not already say: persons named in a pattern
+the graph; python-igraph's run leaves out connected components of fewer than
+``min_size`` persons (they cannot hold a community of ``min_size``) and keeps the
+objective (:func:`ringfinder.graph.leiden`). A community becomes a ``community`` finding
+only for what the pattern detectors did not already say: persons named in a pattern
 finding are left out, and the rest must still be a ring on its own — ``min_size``
-persons or more, tied by at least
-``min_signal_kinds`` different kinds (families share identifiers and nothing else;
-dialysis cohorts are outpatients), with most of them (``behaviour_share``) tied by
-behaviour (admitted together, cards swiped together, one agent) to someone outside
-their household, not only by a shared phone or address: Leiden happily joins a few
-families through one pair of patients who met on a ward, and a care home's residents
-taken to their check-ups together are one household; neither is a ring.
+persons or more, tied by at least ``min_signal_kinds`` different kinds (families share
+identifiers and nothing else; dialysis cohorts are outpatients), with most of them
+(``behaviour_share``) tied by behaviour (admitted together, cards swiped together, one
+agent) to someone outside their household, not only by a shared phone or address: Leiden
+happily joins a few families through one pair of patients who met on a ward, and a care
+home's residents taken to their check-ups together are one household; neither is a ring.
 """
 
 from __future__ import annotations

@@ -99,6 +99,10 @@ def test_leiden_skipping_small_components_keeps_the_objective() -> None:
     assert len(set(alone[:4])) == 1 and alone[0] != alone[4], "alone it splits"
     # every pair is a community of its own, numbered after Leiden's
     assert sorted(np.bincount(pruned[8:]).tolist()) == [0] * int(pruned[8:].min()) + [2] * 100
+    # self-loops are dropped before Leiden, so they are not part of the weight either
+    loops = np.arange(8)
+    src, dst, w = np.r_[src, loops], np.r_[dst, loops], np.r_[w, np.ones(8)]
+    assert (leiden(n, src, dst, w, min_size=4) == full).all()
 
 
 def test_leiden_with_only_small_components() -> None:
