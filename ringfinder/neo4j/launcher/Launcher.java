@@ -9,6 +9,11 @@
 //   pagecache=<bytes>   page cache size                (server.memory.pagecache.size)
 //   txmax=<bytes>       cap on all transactions' memory (dbms.memory.transaction.total.max)
 //   plugins=<dir>       plugin folder (its jars must also be on -cp); apoc.* is unrestricted
+//   txlogs=<policy>     transaction logs kept (db.tx_log.rotation.retention_policy);
+//                       default "1G size": Neo4j's own default keeps 2 days of them, and
+//                       one Bolt load of a 300k-person city writes 10 GB and more
+//   checkpoint=<sec>    seconds between checkpoints (db.checkpoint.interval.time), after
+//                       which logs beyond the policy are pruned; default 60 (Neo4j: 900)
 //   stdin=watch|ignore  watch: shut down on a STOP line or when stdin closes (default);
 //                       ignore: run until SIGTERM/SIGINT
 //
@@ -61,7 +66,7 @@ public class Launcher {
     public static void main(String[] args) throws Exception {
         if (args.length < 2) {
             System.err.println("usage: Launcher.java <home> <port> [pagecache=B] [txmax=B] "
-                    + "[plugins=DIR] [stdin=watch|ignore]");
+                    + "[plugins=DIR] [txlogs=POLICY] [checkpoint=SECONDS] [stdin=watch|ignore]");
             System.exit(2);
         }
         Path home = Path.of(args[0]).toAbsolutePath();
@@ -98,6 +103,13 @@ public class Launcher {
                 .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0)
                 .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_timeout,
                         Duration.ofSeconds(5));
+        // The data's home is the ringfinder workspace; this server holds a copy that can be
+        // loaded again, so its transaction logs are kept for crash recovery only, bounded.
+        String txlogs = opts.getOrDefault("txlogs", "1G size");
+        long checkpoint = Long.parseLong(opts.getOrDefault("checkpoint", "60"));
+        builder.setConfig(GraphDatabaseSettings.keep_logical_logs, txlogs)
+                .setConfig(GraphDatabaseSettings.check_point_interval_time,
+                        Duration.ofSeconds(checkpoint));
         if (opts.containsKey("pagecache")) {
             builder.setConfig(GraphDatabaseSettings.pagecache_memory,
                     Long.parseLong(opts.get("pagecache")));
@@ -115,6 +127,8 @@ public class Launcher {
                 + GraphDatabaseSettings.pagecache_memory.name() + "=" + opts.get("pagecache") + " "
                 + GraphDatabaseSettings.memory_transaction_global_max_size.name() + "="
                 + opts.get("txmax") + " "
+                + GraphDatabaseSettings.keep_logical_logs.name() + "=" + txlogs + " "
+                + GraphDatabaseSettings.check_point_interval_time.name() + "=" + checkpoint + "s "
                 + GraphDatabaseSettings.auth_enabled.name() + "=" + auth + " "
                 + GraphDatabaseSettings.udc_enabled.name() + "=false "
                 + HttpConnector.enabled.name() + "=false");
