@@ -233,6 +233,8 @@ def baseline(
     want = expected_from(ws)
     assert_graph_exact(box.driver(), want)
     assert "differs" not in res.stdout
+    # the server's notifications on a graph still empty are no business of the user's
+    assert "neo4j.notifications" not in res.stderr, res.stderr[:300]
     # a pipe, not a terminal: no progress bar and no stray blank line from it
     assert "\n\n" not in res.stderr and not res.stderr.startswith("\n"), repr(res.stderr[:300])
     return {"workspace": ws, "seconds": seconds, "want": want}

@@ -101,6 +101,9 @@ def open_driver(settings: Neo4jSettings) -> Any:
             settings.uri,
             auth=settings.auth,
             max_transaction_retry_time=min(30.0, max_retry_seconds()),
+            # the server's notifications ("relationship type X does not exist" while the
+            # graph is still empty) reached the terminal as driver WARNINGs, dozens a load
+            notifications_min_severity="OFF",
         )
     except (DriverError, ValueError) as exc:
         raise ConfigError(f"bad Neo4j URI {settings.uri!r}: {_one_line(exc)}") from None
