@@ -87,15 +87,25 @@ def test_server_answers_bolt(neo4j_server: srv.Neo4jServer, neo4j_driver) -> Non
     assert records[0]["edition"] == "community"
 
 
-@pytest.mark.neo4j
-def test_only_loopback_and_no_http(neo4j_server: srv.Neo4jServer, neo4j_driver) -> None:
-    records, _, _ = neo4j_driver.execute_query(
-        "CALL dbms.listConfig() YIELD name, value "
-        "WHERE name IN ['server.bolt.listen_address', 'server.http.enabled', "
-        "'dbms.security.auth_enabled', 'dbms.usage_report.enabled'] RETURN name, value",
+def _server_config(driver, *names: str) -> dict[str, str]:
+    """The running server's values of these settings (``dbms.listConfig()``)."""
+    records, _, _ = driver.execute_query(
+        "CALL dbms.listConfig() YIELD name, value WHERE name IN $names RETURN name, value",
+        names=list(names),
         database_="neo4j",
     )
-    config = {r["name"]: r["value"] for r in records}
+    return {r["name"]: r["value"] for r in records}
+
+
+@pytest.mark.neo4j
+def test_only_loopback_and_no_http(neo4j_server: srv.Neo4jServer, neo4j_driver) -> None:
+    config = _server_config(
+        neo4j_driver,
+        "server.bolt.listen_address",
+        "server.http.enabled",
+        "dbms.security.auth_enabled",
+        "dbms.usage_report.enabled",
+    )
     assert config["server.bolt.listen_address"].startswith("127.0.0.1:")
     assert config["server.http.enabled"] == "false"
     assert config["dbms.security.auth_enabled"] == "false"
@@ -106,13 +116,9 @@ def test_only_loopback_and_no_http(neo4j_server: srv.Neo4jServer, neo4j_driver) 
 def test_transaction_logs_are_bounded(neo4j_driver) -> None:
     # Neo4j keeps 2 days of transaction logs by default, pruned every 15 minutes: a
     # Bolt load of a 300k-person city left 8 GB of them after 12 minutes
-    records, _, _ = neo4j_driver.execute_query(
-        "CALL dbms.listConfig() YIELD name, value WHERE name IN "
-        "['db.tx_log.rotation.retention_policy', 'db.checkpoint.interval.time'] "
-        "RETURN name, value",
-        database_="neo4j",
+    config = _server_config(
+        neo4j_driver, "db.tx_log.rotation.retention_policy", "db.checkpoint.interval.time"
     )
-    config = {r["name"]: r["value"] for r in records}
     assert config["db.tx_log.rotation.retention_policy"] == "1G size"
     assert config["db.checkpoint.interval.time"] == "1m"
 
