@@ -149,8 +149,12 @@ def bulk_import(
     pagecache: Annotated[str, typer.Option(help="Page cache while building indexes.")] = "1g",
     threads: Annotated[int | None, typer.Option(help="Importer threads (default: cores).")] = None,
     duckdb_memory: Annotated[
-        str, typer.Option(help="DuckDB memory limit while writing the CSVs.")
-    ] = "2GB",
+        str | None,
+        typer.Option(
+            help="DuckDB memory limit while writing the CSVs (default: as `run`, a quarter "
+            "of the RAM; the joins that number the nodes spill below that)."
+        ),
+    ] = None,
     report: Annotated[
         Path | None, typer.Option(help="Also write the phase timings and counts as JSON here.")
     ] = None,
