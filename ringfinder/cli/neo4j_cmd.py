@@ -152,7 +152,7 @@ def bulk_import(
         str | None,
         typer.Option(
             help="DuckDB memory limit while writing the CSVs (default: as `run`, a quarter "
-            "of the RAM; the joins that number the nodes spill below that)."
+            "of the RAM)."
         ),
     ] = None,
     report: Annotated[

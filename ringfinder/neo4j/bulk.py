@@ -98,7 +98,6 @@ class _File:
     group: str  # label or relationship type
     header: Path
     data: Path
-    has_text: tuple[str, ...]  # string columns (checked for line breaks)
 
 
 def _ident(name: str) -> str:
@@ -111,8 +110,8 @@ def _columns(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]]:
     ]
 
 
-def _prop(name: str, dtype: str, table: str) -> tuple[str, str, bool]:
-    """(header field, select expression, is text) for one property column of ``table``."""
+def _prop(name: str, dtype: str, table: str) -> tuple[str, str]:
+    """(header field, select expression) for one property column of ``table``."""
     col = f"{table}.{_ident(name)}"
     if dtype.endswith("[]"):
         inner = dtype[:-2]
@@ -121,15 +120,15 @@ def _prop(name: str, dtype: str, table: str) -> tuple[str, str, bool]:
         if inner == "TIMESTAMP":
             iso = f"list_transform({col}, x -> strftime(x, {_ISO}))"
             expr = f"array_to_string({iso}, '{ARRAY_DELIMITER}')"
-        return f"{name}:{typ}[]", expr, typ == "string"
+        return f"{name}:{typ}[]", expr
     if dtype == "TIMESTAMP":
-        return f"{name}:localdatetime", f"strftime({col}, {_ISO})", False
+        return f"{name}:localdatetime", f"strftime({col}, {_ISO})"
     if dtype.startswith("DECIMAL"):
-        return f"{name}:double", f"CAST({col} AS DOUBLE)", False
+        return f"{name}:double", f"CAST({col} AS DOUBLE)"
     typ = _SCALAR.get(dtype)
     if typ is None:
-        return name, f"CAST({col} AS VARCHAR)", True
-    return f"{name}:{typ}", col, False
+        return name, f"CAST({col} AS VARCHAR)"
+    return f"{name}:{typ}", col
 
 
 def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> None:
@@ -176,16 +175,14 @@ def _drop_numbers(con: duckdb.DuckDBPyConnection, labels: list[str]) -> None:
 
 
 def _node_file(con: duckdb.DuckDBPyConnection, spec: NodeSpec, out: Path) -> _File:
-    header, text = [":ID", KEYS[spec.label]], ["key"]
+    header = [":ID", KEYS[spec.label]]
     select = ["n._rf_nid", 'CAST(s."key" AS VARCHAR)']  # the key stays a string, as loaded
     for name, dtype in _columns(con, spec.sql):
         if name == "key":
             continue
-        h, expr, is_text = _prop(name, dtype, "s")
+        h, expr = _prop(name, dtype, "s")
         header.append(h)
         select.append(expr)
-        if is_text:
-            text.append(name)
     head = out / f"nodes-{spec.name}.header.csv"
     data = out / f"nodes-{spec.name}.csv"
     head.write_text(",".join(header) + "\n", encoding="utf-8")
@@ -195,7 +192,7 @@ def _node_file(con: duckdb.DuckDBPyConnection, spec: NodeSpec, out: Path) -> _Fi
         f'JOIN {_id_table(spec.label)} n ON n._rf_key = s."key"',
         data,
     )
-    return _File("nodes", spec.label, head, data, tuple(text))
+    return _File("nodes", spec.label, head, data)
 
 
 def _rel_files(
@@ -241,17 +238,14 @@ def _rel_file(
         raise EngineError(f"{spec.name}: label outside the graph model: {la!r}, {lb!r}")
     if la not in labels or lb not in labels:  # no node to attach to: nothing to write
         return None
-    header, select, text = [":START_ID", ":END_ID"], ["na._rf_nid", "nb._rf_nid"], []
+    header, select = [":START_ID", ":END_ID"], ["na._rf_nid", "nb._rf_nid"]
     if spec.rel_key:
         header.append(spec.rel_key)
         select.append("r.rkey")
-        text.append("rkey")
     for name, dtype in props:
-        h, expr, is_text = _prop(name, dtype, "r")
+        h, expr = _prop(name, dtype, "r")
         header.append(h)
         select.append(expr)
-        if is_text:
-            text.append(name)
     where = []
     if spec.a_label is None:
         where.append(f"r.a_label = '{la}'")
@@ -269,7 +263,7 @@ def _rel_file(
         f"JOIN {_id_table(lb)} nb ON nb._rf_key = r.b{cond}",
         data,
     )
-    return _File("relationships", spec.type, head, data, tuple(text))
+    return _File("relationships", spec.type, head, data)
 
 
 def write_csv(
