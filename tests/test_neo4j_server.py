@@ -260,3 +260,27 @@ def test_schema_repairs_an_index_left_by_an_interrupted_constraint(neo4j_driver)
         database_="neo4j",
     )
     assert [r["owningConstraint"] for r in records] == ["person_id"]
+
+
+@pytest.mark.neo4j
+def test_a_query_over_the_transaction_memory_cap_is_a_clear_error(tmp_path: Path) -> None:
+    """The server's cap on transaction memory is hit: an EngineError that says what to do."""
+    from ringfinder.neo4j.queries import run_query
+
+    with start_or_skip(tmp_path / "db", heap="256m", pagecache="64m", tx_memory="10m") as s:
+        driver = s.driver()
+        for first in range(0, 60_000, 400):  # one provider, many cards: in small batches
+            driver.execute_query(
+                "MERGE (h:Institution {institution_id: 'H1'}) WITH h "
+                "UNWIND range($first, $first + 399) AS i "
+                "CREATE (h)<-[:AT]-(:Claim {claim_id: toString(i), "
+                "start_time: localdatetime('2025-01-01T08:00') + duration({seconds: 700 * i})})"
+                "-[:WITH_CARD]->(:Card {card_id: toString(i)})",
+                first=first,
+            )
+        with pytest.raises(
+            EngineError,
+            match=r"ran out of transaction memory in query "
+            r"shared_card_pairs: .*--heap 4g",
+        ):
+            run_query(driver, "neo4j", "shared_card_pairs", window=600, min_days=1)

@@ -5,4 +5,3 @@ MATCH (c:Claim)-[r:INCLUDES]->(i:Item)
 RETURN c.claim_id AS claim_id, i.item_code AS item_code, i.item_name AS item_name,
        i.item_kind AS item_kind, r.quantity AS quantity, r.amount AS amount,
        r.row_hash AS _row_hash
-ORDER BY claim_id, item_code, _row_hash

@@ -10,4 +10,3 @@ RETURN c.claim_id AS claim_id, p.person_id AS person_id, k.card_id AS card_id,
        c.visit_type AS visit_type, toString(c.start_time) AS start_time,
        toString(c.end_time) AS end_time, c.diagnosis_code AS diagnosis_code,
        c.total_amount AS total_amount, c.fund_amount AS fund_amount, t.key AS terminal_id
-ORDER BY claim_id

@@ -6,4 +6,3 @@ WHERE NOT coalesce(i.external, false)
 RETURN i.institution_id AS institution_id, i.name AS name, i.level AS level,
        i.ownership AS ownership, i.region_code AS region_code, null AS address,
        i.lat AS lat, i.lon AS lon
-ORDER BY institution_id

@@ -11,4 +11,3 @@ RETURN p.person_id AS person_id, p.name_pseudonym AS name, null AS id_number,
        ad.key AS address, p.region_code AS region_code, p.insurance_type AS insurance_type,
        p.employer_id AS employer_id, ac.key AS bank_account,
        toString(p.death_date) AS death_date
-ORDER BY person_id

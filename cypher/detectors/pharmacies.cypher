@@ -3,4 +3,3 @@
 MATCH (x:Pharmacy)
 RETURN x.pharmacy_id AS pharmacy_id, x.name AS name, x.region_code AS region_code,
        null AS address, x.lat AS lat, x.lon AS lon, x.chain_id AS chain_id
-ORDER BY pharmacy_id

@@ -6,4 +6,3 @@ RETURN r.referral_id AS referral_id, r.person_id AS person_id,
        coalesce(b.institution_id, b.pharmacy_id) AS to_provider_id,
        toString(r.date) AS referral_date, r.doctor_id AS doctor_id,
        r.diagnosis_code AS diagnosis_code
-ORDER BY referral_id

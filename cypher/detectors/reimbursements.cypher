@@ -8,4 +8,3 @@ RETURN r.reimbursement_id AS reimbursement_id, p.person_id AS person_id,
        toString(r.submitted_date) AS submitted_date, r.amount_claimed AS amount_claimed,
        r.amount_paid AS amount_paid, h.key AS handler_id, ph.key AS submitter_phone,
        ac.key AS payee_account
-ORDER BY reimbursement_id

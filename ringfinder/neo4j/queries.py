@@ -49,15 +49,33 @@ def parameters(name: str) -> set[str]:
     return set(_PARAM.findall(load_query(name)))
 
 
+#: the server's caps on transaction memory (all transactions', or one's) were hit
+MEMORY_FULL = (
+    "Neo.TransientError.General.MemoryPoolOutOfMemoryError",
+    "Neo.TransientError.General.TransactionMemoryLimit",
+)
+
+
 def run_query(driver: Any, database: str, name: str, **params: Any) -> tuple[list[str], list[list]]:
     """Run a named query (read access) and return its column names and rows."""
     missing = parameters(name) - set(params)
     if missing:
         raise EngineError(f"query {name} needs parameters: {', '.join(sorted(missing))}")
     from neo4j import READ_ACCESS
+    from neo4j.exceptions import TransientError
 
-    with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
-        result = session.run(load_query(name), params)
-        keys = list(result.keys())
-        rows = [list(record.values()) for record in result]
+    try:
+        with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
+            result = session.run(load_query(name), params)
+            keys = list(result.keys())
+            rows = [list(record.values()) for record in result]
+    except TransientError as exc:
+        if exc.code not in MEMORY_FULL:
+            raise
+        raise EngineError(
+            f"Neo4j ran out of transaction memory in query {name}: "
+            f"{str(exc.message).rstrip('.')}. Give the "
+            "server more: `scripts/neo4j-start --heap 4g` (the cap is half the heap, or "
+            "--tx-memory), or dbms.memory.transaction.total.max on your own server."
+        ) from None
     return keys, rows
