@@ -18,6 +18,8 @@ import duckdb
 from ringfinder import i18n
 from ringfinder.leads import Lead
 
+#: memberships per transaction when the communities are written
+COMMUNITY_BATCH = 10_000
 #: Member kind in leads.jsonl -> (label, key property, role shown in Bloom)
 MEMBER_LABELS = {
     "persons": ("Person", "person_id", "claimant"),
@@ -98,17 +100,26 @@ def write_communities(driver: Any, database: str, con: duckdb.DuckDBPyConnection
         ).fetchall()
     ]
 
-    def work(tx: Any) -> None:
-        tx.run("MATCH (:Person)-[r:MEMBER_OF]->(:Community) DELETE r").consume()
-        tx.run("MATCH (p:Person) WHERE p.community_id IS NOT NULL REMOVE p.community_id").consume()
-        tx.run("MATCH (c:Community) DETACH DELETE c").consume()
-        tx.run(
-            "UNWIND $rows AS row MATCH (p:Person {person_id: row.person_id}) "
-            "MERGE (c:Community {community_id: row.community_id}) SET c.size = row.size "
-            "MERGE (p)-[:MEMBER_OF]->(c) SET p.community_id = row.community_id",
-            rows=rows,
-        ).consume()
-
+    # A city's partition does not fit one transaction (the server caps transaction
+    # memory; 300k persons overran 512 MiB): the old one is removed and the new one
+    # written in batches. Rerunning the write-back repairs an interrupted one.
     with driver.session(database=database) as session:
-        session.execute_write(work)
+        session.run(
+            "MATCH (c:Community) CALL (c) { DETACH DELETE c } "
+            f"IN TRANSACTIONS OF {COMMUNITY_BATCH} ROWS"
+        ).consume()
+        session.run(
+            "MATCH (p:Person) WHERE p.community_id IS NOT NULL "
+            f"CALL (p) {{ REMOVE p.community_id }} IN TRANSACTIONS OF {COMMUNITY_BATCH} ROWS"
+        ).consume()
+        for start in range(0, len(rows), COMMUNITY_BATCH):
+            batch = rows[start : start + COMMUNITY_BATCH]
+            session.execute_write(
+                lambda tx, batch=batch: tx.run(
+                    "UNWIND $rows AS row MATCH (p:Person {person_id: row.person_id}) "
+                    "MERGE (c:Community {community_id: row.community_id}) SET c.size = row.size "
+                    "MERGE (p)-[:MEMBER_OF]->(c) SET p.community_id = row.community_id",
+                    rows=batch,
+                ).consume()
+            )
     return len(rows)
