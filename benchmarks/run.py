@@ -761,7 +761,49 @@ def table_md(report: dict[str, Any]) -> str:
         ratios = side_by_side(s.get("comparisons") or {})
         if ratios:
             lines.append(f"- side by side at {s['persons']:,} persons: " + "; ".join(ratios))
+    for s in sizes:
+        lines.extend(neo4j_md(s))
     return "\n".join(lines) + "\n"
+
+
+def neo4j_md(size: dict[str, Any]) -> list[str]:
+    """The Neo4j section of one size: Cypher against embedded per detector, loads."""
+    neo = size.get("neo4j") or {}
+    if neo.get("status") in (None, "skipped"):
+        return []
+    out = ["", f"Neo4j at {size['persons']:,} persons: {neo['status']}"]
+    e2e = neo.get("end_to_end") or {}
+    if e2e.get("ok"):
+        leads = neo.get("leads") or {}
+        out.append(
+            f"- `run --engine neo4j` {e2e['wall_s']:.1f} s "
+            f"({neo.get('ratio_end_to_end_neo4j_over_embedded')}x the embedded run); "
+            f"same leads: {neo.get('same_leads')} ({leads.get('common')} of "
+            f"{leads.get('embedded')} embedded, {leads.get('neo4j')} Neo4j)"
+        )
+    if neo.get("detectors"):
+        out += ["", "| detector | Cypher s | embedded s | Cypher / embedded |", "|---|---|---|---|"]
+        for name, d in neo["detectors"].items():
+            out.append(
+                f"| {name} | {d['cypher_s']:.2f} | {d['embedded_s'] or 0:.2f} | "
+                f"{d['cypher_over_embedded']} |"
+            )
+        out.append("")
+    bolt = neo.get("bolt_load") or {}
+    if bolt.get("rows"):
+        out.append(
+            f"- Bolt load: {bolt['rows']:,} rows in {bolt['seconds']:.1f} s = "
+            f"{bolt['rows_per_s']:,} rows/s"
+        )
+    imp = neo.get("bulk_import") or {}
+    if imp.get("seconds") is not None:
+        steps = ", ".join(f"{k} {v}" for k, v in (imp.get("steps") or {}).items())
+        out.append(
+            f"- bulk import: {imp['seconds']} s = CSV {imp['csv_seconds']} + neo4j-admin "
+            f"{imp['import_seconds']} + schema {imp['schema_seconds']} ({steps}); "
+            f"counts equal: {imp.get('counts_equal')}"
+        )
+    return out
 
 
 def side_by_side(cmp: dict[str, Any]) -> list[str]:

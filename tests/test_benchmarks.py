@@ -124,3 +124,33 @@ def test_comparisons(report: dict) -> None:
         assert rc["rows"] == sum(size["rows"].values())
         assert rc["ratio_load_over_read_csv_s"] > 0
         assert size["neo4j"]["status"] == "skipped"
+
+
+def test_the_markdown_gives_the_neo4j_section() -> None:
+    from benchmarks.run import neo4j_md
+
+    neo = {
+        "status": "ok",
+        "end_to_end": {"ok": True, "wall_s": 100.0},
+        "ratio_end_to_end_neo4j_over_embedded": 5.0,
+        "same_leads": False,
+        "leads": {"embedded": 3, "neo4j": 2, "common": 2},
+        "detectors": {
+            "shared_card": {"cypher_s": 9.0, "embedded_s": 0.5, "cypher_over_embedded": 18.0}
+        },
+        "bolt_load": {"rows": 1000, "seconds": 2.0, "rows_per_s": 500},
+        "bulk_import": {
+            "seconds": 7.0,
+            "csv_seconds": 1.0,
+            "import_seconds": 4.0,
+            "schema_seconds": 2.0,
+            "steps": {"node import": 1.5},
+            "counts_equal": True,
+        },
+    }
+    text = "\n".join(neo4j_md({"persons": 2000, "neo4j": neo}))
+    assert "same leads: False (2 of 3 embedded, 2 Neo4j)" in text
+    assert "| shared_card | 9.00 | 0.50 | 18.0 |" in text
+    assert "1,000 rows in 2.0 s = 500 rows/s" in text
+    assert "node import 1.5" in text
+    assert neo4j_md({"persons": 2000, "neo4j": {"status": "skipped"}}) == []
