@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ringfinder.engine.embedded import EmbeddedEngine
-from ringfinder.neo4j.bulk import write_csv
+from ringfinder.neo4j.bulk import admin_stages, write_csv
 from ringfinder.neo4j.model import KEYS, NODES, RELS
 
 GONE_CARDS = 3  # cards deleted after the load: their claims' WITH_CARD ends have no node
@@ -110,3 +110,16 @@ def test_relationship_ends_map_back_to_the_model_rows(written: dict[str, Any]) -
         "rels-claim_provider-Claim-Institution.csv",
         "rels-claim_provider-Claim-Pharmacy.csv",
     }
+
+
+def test_admin_stage_times_are_read_from_its_output() -> None:
+    log = (
+        "Node import COMPLETED in 1m 42s 868ms\n"
+        "  423682 nodes\n"
+        "Relationship import COMPLETED in 10s 479ms\n"
+        "Post processing COMPLETED in 1h 2m 3s\n"
+        "IMPORT DONE in 1h 4m 5s 6ms. \n"
+    )
+    assert admin_stages(log) == pytest.approx(
+        {"node import": 102.868, "relationship import": 10.479, "post processing": 3723.0}
+    )

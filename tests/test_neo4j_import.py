@@ -122,6 +122,10 @@ def test_bulk_import_equals_bolt_load(neo4j_driver: Any, imported: dict[str, Any
     states, _, _ = bulk.execute_query("SHOW INDEXES YIELD state RETURN state", database_=DB)
     assert {r["state"] for r in states} == {"ONLINE"}
 
+    # the summary gives neo4j-admin's own stages, read from its output
+    for stage in ("node import", "relationship import", "relationship linking", "server start"):
+        assert f"{stage} " in imported["stderr"], stage
+
 
 @pytest.mark.neo4j
 def test_import_refuses_a_running_server_and_an_existing_database(

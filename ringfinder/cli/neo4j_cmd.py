@@ -207,7 +207,8 @@ def bulk_import(
     err.print(
         f"imported into {target}: CSV {result.csv_seconds:.1f} s "
         f"({result.csv_bytes / 1e9:.2f} GB), neo4j-admin {result.import_seconds:.1f} s, "
-        f"schema {result.schema_seconds:.1f} s; total {result.seconds:.1f} s. "
+        f"schema {result.schema_seconds:.1f} s; total {result.seconds:.1f} s "
+        f"({', '.join(f'{k} {v:.0f} s' for k, v in result.steps.items())}). "
         f"Start it with: scripts/neo4j-start --home {target}"
     )
     if not same:

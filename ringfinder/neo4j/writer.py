@@ -112,8 +112,13 @@ class WriteReport:
         return sum(self.nodes.values()) + sum(self.relationships.values())
 
 
-def apply_schema(driver: Any, database: str) -> None:
-    """Constraints and indexes from cypher/schema.cypher (idempotent)."""
+def apply_schema(driver: Any, database: str, *, workers: int = 1) -> None:
+    """Constraints and indexes from cypher/schema.cypher (idempotent).
+
+    A ``CREATE CONSTRAINT`` returns when its index is built; with ``workers`` > 1 that
+    many are built at once (the bulk import: on its 3M-person store, 2 workers took the
+    schema from 131 to 117 s; all at once gained nothing more on 2 cores).
+    """
     text = resource_file("cypher", "schema.cypher").read_text(encoding="utf-8")
     statements = [
         s.strip()
@@ -122,19 +127,28 @@ def apply_schema(driver: Any, database: str) -> None:
         ).split(";")
         if s.strip()
     ]
-    for stmt in statements:
-        try:
-            driver.execute_query(stmt, database_=database)
-        except Exception as exc:  # noqa: BLE001 - re-raised unless it is the orphan case
-            name = _orphaned_index(driver, database, stmt, exc)
-            if name is None:
-                raise
-            # A constraint whose creation was cut short (server killed while it built its
-            # index) can leave the index behind under the constraint's name; IF NOT EXISTS
-            # then refuses. The index holds nothing the constraint will not rebuild.
-            log.warning("dropping index %s left by an interrupted constraint creation", name)
-            driver.execute_query(f"DROP INDEX `{name}` IF EXISTS", database_=database)
-            driver.execute_query(stmt, database_=database)
+    if workers <= 1:
+        for stmt in statements:
+            _schema_statement(driver, database, stmt)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="schema") as pool:
+        for done in [pool.submit(_schema_statement, driver, database, s) for s in statements]:
+            done.result()  # the first failure, re-raised here
+
+
+def _schema_statement(driver: Any, database: str, stmt: str) -> None:
+    try:
+        driver.execute_query(stmt, database_=database)
+    except Exception as exc:  # noqa: BLE001 - re-raised unless it is the orphan case
+        name = _orphaned_index(driver, database, stmt, exc)
+        if name is None:
+            raise
+        # A constraint whose creation was cut short (server killed while it built its
+        # index) can leave the index behind under the constraint's name; IF NOT EXISTS
+        # then refuses. The index holds nothing the constraint will not rebuild.
+        log.warning("dropping index %s left by an interrupted constraint creation", name)
+        driver.execute_query(f"DROP INDEX `{name}` IF EXISTS", database_=database)
+        driver.execute_query(stmt, database_=database)
 
 
 _CONSTRAINT_NAME = re.compile(r"^CREATE CONSTRAINT (\w+) IF NOT EXISTS", re.IGNORECASE)
