@@ -6,7 +6,9 @@ loaded over Bolt, and a second server is started on the home the bulk import bui
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,8 +29,12 @@ DB = "neo4j"
 KEY = "test-key-0123456789abcdef"
 
 
-def rf(*args: str) -> subprocess.CompletedProcess[str]:
+def rf(*args: str, uri: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RINGFINDER_KEY": KEY, "COLUMNS": "200", "LC_ALL": "en_US.UTF-8"}
+    if uri:  # this server only, by environment
+        env.update(NEO4J_URI=uri, RINGFINDER_NEO4J_CONFIG="/nonexistent/neo4j.toml")
+        for var in ("NEO4J_USER", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
+            env.pop(var, None)
     return subprocess.run(
         [RF, *args], capture_output=True, text=True, env=env, timeout=900, stdin=subprocess.DEVNULL
     )
@@ -148,3 +154,54 @@ def test_import_refuses_a_running_server_and_an_existing_database(
     assert "already holds database 'neo4j'" in exists.stderr and "--overwrite" in exists.stderr
     assert len(exists.stderr.strip().splitlines()) == 1, exists.stderr
     assert server.running  # the refused imports left the running server alone
+
+
+# The two --reuse-graph tests come last: the second writes leads back into the imported graph.
+
+
+@pytest.mark.neo4j
+def test_reuse_graph_refuses_a_graph_that_is_not_the_workspaces(
+    imported: dict[str, Any], tmp_path: Path
+) -> None:
+    from ringfinder.synth import synthesize
+
+    other = tmp_path / "other"
+    synthesize(other, persons=1000, seed=2)
+    uri = imported["server"].uri
+    done = rf(
+        "run", str(other), "--out", str(tmp_path / "out"), "--engine", "neo4j",
+        "--reuse-graph", uri=uri,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "--reuse-graph: the graph in Neo4j" in done.stderr
+    # the store's count against the workspace's, per label or type that differs
+    assert re.search(r"Claim [\d,]+ \(workspace 1\d,\d{3}\)", done.stderr), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out" / "leads.jsonl").exists()
+
+    embedded = rf("run", str(other), "--out", str(tmp_path / "emb"), "--reuse-graph")
+    assert embedded.returncode != 0 and "--reuse-graph needs --engine neo4j" in embedded.stderr
+
+
+@pytest.mark.neo4j
+def test_run_reuses_the_imported_graph_with_the_embedded_leads(
+    imported: dict[str, Any], city: Path, tmp_path: Path
+) -> None:
+    emb = rf("run", str(city), "--out", str(tmp_path / "emb"), "--lang", "en")
+    assert emb.returncode == 0, emb.stderr[-2000:]
+    neo = rf(
+        "run", str(city), "--out", str(tmp_path / "neo"), "--workspace", str(imported["ws"]),
+        "--engine", "neo4j", "--reuse-graph", "--lang", "en", uri=imported["server"].uri,
+    )  # fmt: skip
+    assert neo.returncode == 0, neo.stderr[-2000:]
+
+    run = json.loads((tmp_path / "neo" / "run.json").read_text(encoding="utf-8"))
+    write = run["engine_info"]["write"]
+    assert write["reused"] is True and write["rows"] == 0  # nothing written over Bolt
+
+    def leads(out: Path) -> list[tuple[str, str, float]]:
+        lines = (out / "leads.jsonl").read_text(encoding="utf-8").splitlines()
+        return [(d["lead_id"], d["pattern"], d["score"]) for d in map(json.loads, lines)]
+
+    assert leads(tmp_path / "neo") == leads(tmp_path / "emb")
+    assert len(leads(tmp_path / "emb")) >= 5  # planted schemes of every kind were found

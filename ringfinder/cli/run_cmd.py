@@ -69,6 +69,15 @@ def run(
             "the neo4j engine always does).",
         ),
     ] = False,
+    reuse_graph: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-graph",
+            help="With --engine neo4j: analyse the graph already in Neo4j (e.g. from "
+            "`ringfinder neo4j import` of this workspace) instead of writing it again; "
+            "refused unless its node and relationship counts equal the workspace's.",
+        ),
+    ] = False,
 ) -> None:
     """Load, validate, detect, score and write [bold]leads.jsonl[/] and a summary."""
     from ringfinder.cli.load_cmd import render_load_report
@@ -79,6 +88,8 @@ def run(
         raise ConfigError(f"--lang must be one of {', '.join(i18n.LANGS)}")
     if engine not in ("embedded", "neo4j"):
         raise ConfigError(f"--engine must be embedded or neo4j, not {engine!r}")
+    if reuse_graph and engine != "neo4j":
+        raise ConfigError("--reuse-graph needs --engine neo4j (the embedded engine has no graph)")
     if not data_dir.is_dir():
         raise ConfigError(f"{data_dir}: not a folder")
     ws = workspace or out_dir / "workspace"
@@ -108,6 +119,7 @@ def run(
 
             driver, kwargs["database"] = connect(None, None, None)
             kwargs["driver"] = driver
+            kwargs["reuse_graph"] = reuse_graph
         try:
             with get_engine(engine, **kwargs) as eng:
                 result = run_job(

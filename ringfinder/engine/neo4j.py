@@ -58,7 +58,14 @@ from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.errors import EngineError
 from ringfinder.neo4j.connect import Neo4jSettings, open_driver, resolve_settings
 from ringfinder.neo4j.queries import run_query
-from ringfinder.neo4j.writer import BATCH_ROWS, GraphWriter, Progress, WriteReport
+from ringfinder.neo4j.writer import (
+    BATCH_ROWS,
+    GraphWriter,
+    Progress,
+    WriteReport,
+    actual_counts,
+    expected_counts,
+)
 from ringfinder.schema import LOAD_ORDER, TABLES
 
 if TYPE_CHECKING:
@@ -92,6 +99,7 @@ class Neo4jEngine(Engine):
         threads: int | None = None,
         memory_limit: str | None = None,
         gds: bool | None = None,
+        reuse_graph: bool = False,
     ) -> None:
         self.local = EmbeddedEngine(workspace, threads=threads, memory_limit=memory_limit)
         self.con = self.local.con
@@ -109,6 +117,7 @@ class Neo4jEngine(Engine):
         self.batch_rows = batch_rows
         self._threads, self._memory_limit = threads, memory_limit
         self._gds = gds
+        self.reuse_graph = reuse_graph
         self._mirror: EmbeddedEngine | None = None
         self._present: dict[str, int] | None = None
         self.stats: dict[str, Any] = {"pull": {}, "cypher": {}, "write": {}}
@@ -120,8 +129,16 @@ class Neo4jEngine(Engine):
         options: LoadOptions | None = None,
         progress: ProgressCallback | None = None,
     ) -> LoadReport:
-        """Validate ``data_dir`` into the workspace, then MERGE the graph into Neo4j."""
+        """Validate ``data_dir`` into the workspace, then MERGE the graph into Neo4j.
+
+        With ``reuse_graph`` the graph already in Neo4j (``ringfinder neo4j import`` of
+        this workspace, or an earlier load) is analysed as it is, if its node and
+        relationship counts equal the workspace's; otherwise :class:`EngineError`.
+        """
         report = self.local.load(data_dir, options, progress)
+        if self.reuse_graph:
+            self._check_reusable()
+            return report
 
         def graph_progress(spec: str, done: int, total: int) -> None:
             if progress:
@@ -147,6 +164,32 @@ class Neo4jEngine(Engine):
         }
         self._reset_mirror()
         return report
+
+    def _check_reusable(self) -> None:
+        """Refuse to analyse a graph whose counts differ from the workspace's."""
+        t0 = time.perf_counter()
+        want, have = expected_counts(self.con), actual_counts(self.driver, self.database)
+        differ = [
+            f"{name} {have[i].get(name, 0):,} (workspace {n:,})"
+            for i in (0, 1)
+            for name, n in sorted(want[i].items())
+            if have[i].get(name, 0) != n
+        ]
+        if differ:
+            shown = "; ".join(differ[:4]) + (f"; {len(differ) - 4} more" if len(differ) > 4 else "")
+            raise EngineError(
+                f"--reuse-graph: the graph in Neo4j ({self.uri or self.database}) is not this "
+                f"workspace's: {shown}. Load it (run without --reuse-graph, or `ringfinder "
+                "neo4j import` into a stopped home)"
+            )
+        self.stats["write"] = {
+            "rows": 0,
+            "seconds": 0.0,
+            "rows_per_second": None,
+            "reused": True,
+            "check_seconds": round(time.perf_counter() - t0, 3),
+        }
+        self._reset_mirror()
 
     def _reset_mirror(self) -> None:
         if self._mirror is not None:

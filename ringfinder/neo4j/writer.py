@@ -492,11 +492,13 @@ def expected_counts(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], dic
     """Nodes per label and relationships per type that the workspace should give."""
     nodes: dict[str, int] = {}
     rels: dict[str, int] = {}
+    # fetchall, not fetchone: DuckDB 2 refuses a later register() on the connection while
+    # a result is not read to its end
     for spec in NODES:
-        n = int(con.execute(f"SELECT count(*) FROM ({spec.sql})").fetchone()[0])  # type: ignore[index]
+        n = int(con.execute(f"SELECT count(*) FROM ({spec.sql})").fetchall()[0][0])
         nodes[spec.label] = nodes.get(spec.label, 0) + n
     for rel in RELS:
-        n = int(con.execute(f"SELECT count(*) FROM ({rel.sql})").fetchone()[0])  # type: ignore[index]
+        n = int(con.execute(f"SELECT count(*) FROM ({rel.sql})").fetchall()[0][0])
         rels[rel.type] = rels.get(rel.type, 0) + n
     return nodes, rels
 
