@@ -32,6 +32,14 @@ IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 _state: dict[str, Any] = {"server": None, "users": 0, "skip": None, "fail": None}
 
 
+def server_env(env: dict[str, str], uri: str) -> dict[str, str]:
+    """``env`` pointed at the server ``uri`` only: no config file, no NEO4J_* credentials."""
+    out = {**env, "NEO4J_URI": uri, "RINGFINDER_NEO4J_CONFIG": "/nonexistent/neo4j.toml"}
+    for var in ("NEO4J_USER", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
+        out.pop(var, None)
+    return out
+
+
 def start_or_skip(home: Path, **kwargs: Any) -> Neo4jServer:
     """``start_server(home=home, ...)``, skipping (or failing under ``CI=true``) if unavailable."""
     try:

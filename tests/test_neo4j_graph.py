@@ -25,7 +25,7 @@ from ringfinder.neo4j.model import KEYS, LABELS, NODES, REL_TYPES, RELS
 from ringfinder.neo4j.perspective import read_phrases
 from ringfinder.neo4j.writer import GraphWriter, actual_counts, expected_counts
 from ringfinder.schema import LOAD_ORDER, TABLES
-from tests.neo4j_fixture import clear_database
+from tests.neo4j_fixture import clear_database, server_env
 
 RF = shutil.which("ringfinder") or str(Path(sys.executable).with_name("ringfinder"))
 DB = "neo4j"
@@ -33,17 +33,16 @@ DB = "neo4j"
 
 def rf(*args: str, uri: str) -> subprocess.CompletedProcess[str]:
     """The installed console script, pointed at the test server by environment only."""
-    env = {
-        **os.environ,
-        "NEO4J_URI": uri,
-        "RINGFINDER_NEO4J_CONFIG": "/nonexistent/neo4j.toml",
-        "LANG": "en_US.UTF-8",
-        "LC_ALL": "en_US.UTF-8",
-        "COLUMNS": "200",
-        "RINGFINDER_KEY": "test-key-0123456789abcdef",
-    }
-    for var in ("NEO4J_USER", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
-        env.pop(var, None)
+    env = server_env(
+        {
+            **os.environ,
+            "LANG": "en_US.UTF-8",
+            "LC_ALL": "en_US.UTF-8",
+            "COLUMNS": "200",
+            "RINGFINDER_KEY": "test-key-0123456789abcdef",
+        },
+        uri,
+    )
     return subprocess.run(
         [RF, *args], capture_output=True, text=True, env=env, timeout=600, stdin=subprocess.DEVNULL
     )

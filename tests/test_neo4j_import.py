@@ -22,7 +22,7 @@ from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.neo4j.model import KEYS, NODES, RELS
 from ringfinder.neo4j.server import Neo4jServer
 from ringfinder.neo4j.writer import GraphWriter, actual_counts, expected_counts
-from tests.neo4j_fixture import start_or_skip
+from tests.neo4j_fixture import server_env, start_or_skip
 
 RF = shutil.which("ringfinder") or str(Path(sys.executable).with_name("ringfinder"))
 DB = "neo4j"
@@ -32,9 +32,7 @@ KEY = "test-key-0123456789abcdef"
 def rf(*args: str, uri: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RINGFINDER_KEY": KEY, "COLUMNS": "200", "LC_ALL": "en_US.UTF-8"}
     if uri:  # this server only, by environment
-        env.update(NEO4J_URI=uri, RINGFINDER_NEO4J_CONFIG="/nonexistent/neo4j.toml")
-        for var in ("NEO4J_USER", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
-            env.pop(var, None)
+        env = server_env(env, uri)
     return subprocess.run(
         [RF, *args], capture_output=True, text=True, env=env, timeout=900, stdin=subprocess.DEVNULL
     )
