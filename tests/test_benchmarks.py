@@ -6,6 +6,7 @@ Benchmarks are not tests: nothing here asserts on a time or a memory figure.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -95,11 +96,37 @@ def test_growth_and_targets(report: dict) -> None:
     assert "wall_exponent" in step and "cpu_exponent" in step
     assert "end_to_end" in g["largest_over_middle"]["wall_ratio"]
     targets = report["targets"]
-    assert len(targets) == 3
+    assert len(targets) == 5
     for t in targets:
         assert t["pass"] in (True, False, None)
     # the 3M targets are not measured at this size, and the report says so
     assert targets[0]["pass"] is None and targets[0]["note"]
+    assert targets[3]["pass"] is None and targets[4]["pass"] is None  # no Neo4j, no 3M
+
+
+def test_the_neo4j_targets_judge_every_detector_and_the_import() -> None:
+    from benchmarks.run import targets
+
+    def size(ratios: dict[str, float], same: bool, seconds: float) -> dict:
+        detectors = {k: {"cypher_over_embedded": r} for k, r in ratios.items()}
+        return {
+            "persons": 3_000_000,
+            "claims": 29_716_386,
+            "end_to_end": {"ok": True, "wall_s": 200.0, "peak_rss_gb": 6.0},
+            "neo4j": {
+                "detectors": detectors,
+                "same_leads": same,
+                "bulk_import": {"seconds": seconds, "measured": {"ok": True}},
+            },
+        }
+
+    ratio, imp = targets([size({"a": 48.3, "b": 2.7}, True, 546.2)])[3:]
+    assert ratio["pass"] is False and ratio["measured"] == {"a": 48.3, "b": 2.7}
+    assert imp["pass"] is True and imp["measured"] == 546.2
+    ratio, imp = targets([size({"a": 48.3, "b": 20.0}, True, 601.0)])[3:]
+    assert ratio["pass"] is True and imp["pass"] is False
+    ratio, _ = targets([size({"a": 48.3, "b": 20.0}, False, 1.0)])[3:]
+    assert ratio["pass"] is False  # different leads fail whatever the speed
 
 
 def test_comparisons(report: dict) -> None:
@@ -149,8 +176,51 @@ def test_the_markdown_gives_the_neo4j_section() -> None:
         },
     }
     text = "\n".join(neo4j_md({"persons": 2000, "neo4j": neo}))
+    assert "Neo4j at 2,000 persons (the run writes the graph over Bolt): ok" in text
     assert "same leads: False (2 of 3 embedded, 2 Neo4j)" in text
     assert "| shared_card | 9.00 | 0.50 | 18.0 |" in text
     assert "1,000 rows in 2.0 s = 500 rows/s" in text
     assert "node import 1.5" in text
     assert neo4j_md({"persons": 2000, "neo4j": {"status": "skipped"}}) == []
+
+
+@pytest.mark.neo4j
+def test_the_neo4j_section_from_a_bulk_import(tmp_path: Path) -> None:
+    """``--neo4j-load import``: the embedded run's workspace bulk-imported, a server on
+    that home, ``run --engine neo4j --reuse-graph``: the same leads, nothing over Bolt."""
+    import subprocess
+
+    from tests.neo4j_fixture import start_or_skip
+
+    start_or_skip(tmp_path / "probe").stop()  # skip where Java or the jars are missing
+    out = tmp_path / "report.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            *("--sizes", "2000", "--seed", "3", "--out", str(out), "--work", str(tmp_path)),
+            *("--no-compare", "--no-stages", "--neo4j", "--neo4j-load", "import", "--quiet"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    (size,) = json.loads(out.read_text(encoding="utf-8"))["sizes"]
+    assert "stages" not in size  # --no-stages
+    neo = size["neo4j"]
+    assert neo["status"] == "ok" and neo["load"] == "import", neo.get("reason")
+    assert neo["same_leads"] is True and neo["leads"]["embedded"] > 0
+    assert neo["engine_info"]["write"]["reused"] is True and "bolt_load" not in neo
+    assert neo["bulk_import"]["counts_equal"] is True
+    assert set(neo["detectors"]) == set(size["end_to_end"]["run_json"]["detectors"])
+    assert "`neo4j import`, then `run --reuse-graph`" in out.with_suffix(".md").read_text(
+        encoding="utf-8"
+    )
+    # the workspaces and the imported home are removed without --keep
+    assert not (tmp_path / "p2000" / "e2e" / "workspace").exists()
+    assert not (tmp_path / "p2000" / "neo4j-import-home").exists()

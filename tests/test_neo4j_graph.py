@@ -341,17 +341,28 @@ def test_run_engine_neo4j_writes_leads_back(neo4j_server: Any, ran: Path) -> Non
 
 
 @pytest.mark.neo4j
-def test_tables_read_back_from_neo4j_equal_the_workspace(neo4j_server: Any, ran: Path) -> None:
-    from ringfinder.engine.neo4j import Neo4jEngine
+@pytest.mark.parametrize("pull_batch_rows", [None, 97], ids=["one-batch", "many-batches"])
+def test_tables_read_back_from_neo4j_equal_the_workspace(
+    neo4j_server: Any, ran: Path, pull_batch_rows: int | None
+) -> None:
+    from ringfinder.engine.neo4j import MIRROR_DIR, PULL_BATCH_ROWS, Neo4jEngine
 
     not_in_graph = {
         "persons": ["id_number"],
         "institutions": ["address"],
         "pharmacies": ["address"],
     }
-    with Neo4jEngine(ran / "workspace", driver=neo4j_server.driver()) as engine:
+    batch = pull_batch_rows or PULL_BATCH_ROWS
+    with Neo4jEngine(
+        ran / "workspace", driver=neo4j_server.driver(), pull_batch_rows=batch
+    ) as engine:
         mirror = engine.relational()
+        # streamed into a DuckDB beside the workspace's, not held in memory
+        assert (ran / "workspace" / MIRROR_DIR).is_dir()
         assert engine.tables() == engine.local.tables()
+        assert {t: s["rows"] for t, s in engine.stats["pull"].items()} == engine.tables()
+        if pull_batch_rows:
+            assert max(engine.tables().values()) > 10 * batch  # the big tables span batches
         for table in LOAD_ORDER:
             spec = TABLES[table]
             cols = [c for c in spec.column_names if c not in not_in_graph.get(table, [])]
@@ -372,6 +383,7 @@ def test_tables_read_back_from_neo4j_equal_the_workspace(neo4j_server: Any, ran:
         assert summary.found == len(ids) - 1
         assert summary == engine.local.evidence_summary(ids)
         assert engine.evidence_summary([]) == engine.local.evidence_summary([])
+    assert not (ran / "workspace" / MIRROR_DIR).exists()  # removed when the engine closes
 
 
 @pytest.mark.neo4j

@@ -29,12 +29,12 @@ What runs in Cypher (``cypher/detectors/*.cypher``, parameterised, loaded by nam
 * **The tables themselves**: ``cypher/detectors/<table>.cypher`` rebuilds each
   canonical table from the graph (``table_counts`` says which are present).
 
-What runs in Python, on an in-memory DuckDB holding the rows pulled from Neo4j with the
-canonical schema: ``fake_invoice`` and ``pharmacy_resale`` entirely; the statistics of
-the three detectors above; the regulators' rule baseline; the person graph of the
-community detection. Communities: GDS Leiden when the server has GDS (modularity
-objective only), else the person graph is projected out to python-igraph, as the
-embedded engine does.
+What runs in Python, on a DuckDB holding the rows pulled from Neo4j with the canonical
+schema (streamed in batches into ``WORKSPACE/neo4j-pull``, removed after the run):
+``fake_invoice`` and ``pharmacy_resale`` entirely; the statistics of the three detectors
+above; the regulators' rule baseline; the person graph of the community detection.
+Communities: GDS Leiden when the server has GDS (modularity objective only), else the
+person graph is projected out to python-igraph, as the embedded engine does.
 
 Lead nodes, ``INVOLVES``, risk scores and communities are written back after the run
 (:meth:`Neo4jEngine.write_back`).
@@ -42,6 +42,7 @@ Lead nodes, ``INVOLVES``, risk scores and communities are written back after the
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
@@ -57,7 +58,7 @@ from ringfinder.engine.base import Engine, EvidenceSummary
 from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.errors import EngineError
 from ringfinder.neo4j.connect import Neo4jSettings, open_driver, resolve_settings
-from ringfinder.neo4j.queries import run_query
+from ringfinder.neo4j.queries import run_query, stream_query
 from ringfinder.neo4j.writer import (
     BATCH_ROWS,
     GraphWriter,
@@ -75,6 +76,11 @@ if TYPE_CHECKING:
     from ringfinder.graph import LeidenSettings
     from ringfinder.leads import Lead
     from ringfinder.load import LoadOptions, LoadReport, ProgressCallback
+
+#: rows of a pulled table held in Python at a time (bounded memory at any city size)
+PULL_BATCH_ROWS = 500_000
+#: the workspace subfolder holding the tables pulled from Neo4j during a run (removed after)
+MIRROR_DIR = "neo4j-pull"
 
 
 class Neo4jEngine(Engine):
@@ -96,6 +102,7 @@ class Neo4jEngine(Engine):
         settings: Neo4jSettings | None = None,
         database: str | None = None,
         batch_rows: int = BATCH_ROWS,
+        pull_batch_rows: int = PULL_BATCH_ROWS,
         threads: int | None = None,
         memory_limit: str | None = None,
         gds: bool | None = None,
@@ -115,6 +122,7 @@ class Neo4jEngine(Engine):
         self.database = database or (settings.database if settings else "neo4j")
         self.uri = settings.uri if settings else ""
         self.batch_rows = batch_rows
+        self.pull_batch_rows = pull_batch_rows
         self._threads, self._memory_limit = threads, memory_limit
         self._gds = gds
         self.reuse_graph = reuse_graph
@@ -191,12 +199,31 @@ class Neo4jEngine(Engine):
         }
         self._reset_mirror()
 
+    def _open_mirror(self) -> EmbeddedEngine:
+        """A fresh DuckDB for the pulled tables: a folder beside the workspace's database
+        (DuckDB pages it to disk, so a city-year fits any memory limit), or in memory when
+        the workspace is."""
+        folder = self._mirror_dir()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        return EmbeddedEngine(folder, threads=self._threads, memory_limit=self._memory_limit)
+
+    def _mirror_dir(self) -> Path | None:
+        ws = self.local.workspace
+        return ws / MIRROR_DIR if ws is not None else None
+
     def _reset_mirror(self) -> None:
-        if self._mirror is not None:
-            self._mirror.close()
-        self._mirror = None
+        self._drop_mirror()
         self._present = None
         self.stats["pull"] = {}
+
+    def _drop_mirror(self) -> None:
+        if self._mirror is not None:
+            self._mirror.close()
+            folder = self._mirror_dir()
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+        self._mirror = None
 
     # -- reading the graph back ----------------------------------------------------------
     def query(self, name: str, **params: Any) -> pd.DataFrame:
@@ -220,9 +247,7 @@ class Neo4jEngine(Engine):
     def _pull(self, names: Iterable[str]) -> EmbeddedEngine:
         """The in-memory relational copy, holding at least the named tables (if present)."""
         if self._mirror is None:
-            self._mirror = EmbeddedEngine(
-                None, threads=self._threads, memory_limit=self._memory_limit
-            )
+            self._mirror = self._open_mirror()
         present = self.tables()
         for table in LOAD_ORDER:
             if table in names and table in present and table not in self.stats["pull"]:
@@ -230,32 +255,46 @@ class Neo4jEngine(Engine):
         return self._mirror
 
     def _pull_table(self, table: str) -> None:
+        """Rebuild one canonical table from the graph, streamed in batches into the mirror.
+
+        Each batch lands in a staging table with the canonical types; the table is then
+        filled from it sorted by its key. The sort happens here, not in the query: a Cypher
+        ORDER BY holds every row in the server's transaction memory (3 M claims overran a
+        1 GB heap's 512 MiB).
+        """
         assert self._mirror is not None
+        con = self._mirror.con
         t0 = time.perf_counter()
-        keys, rows = run_query(self.driver, self.database, table)
         spec = TABLES[table]
         cols = [(c.name, c.type.duckdb) for c in spec.columns]
         if "_row_hash" in spec.key:
             cols.append(("_row_hash", "VARCHAR"))
-        if rows:
-            missing = {c for c, _ in cols} - set(keys)
-            if missing:
-                raise EngineError(f"cypher/detectors/{table}.cypher lacks {sorted(missing)}")
-            data = pa.table({k: pa.array([r[i] for r in rows]) for i, k in enumerate(keys)})
-            view = f"_rf_pull_{table}"
-            select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in cols)
-            # sorted here, not by the query: a Cypher ORDER BY holds every row in the
-            # server's transaction memory (3 M claims overran a 1 GB heap's 512 MiB)
-            order = ", ".join(f'"{c}"' for c in spec.key)
-            self._mirror.con.register(view, data)
+        select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in cols)
+        view, staging = f"_rf_pull_{table}", f"_rf_staging_{table}"
+        con.execute(f'DROP TABLE IF EXISTS "{staging}"')
+        rows = 0
+        for keys, batch in stream_query(
+            self.driver, self.database, table, batch_rows=self.pull_batch_rows
+        ):
+            if not rows:
+                missing = {c for c, _ in cols} - set(keys)
+                if missing:
+                    raise EngineError(f"cypher/detectors/{table}.cypher lacks {sorted(missing)}")
+            columns = zip(*batch, strict=True)
+            data = pa.table({k: pa.array(col) for k, col in zip(keys, columns, strict=True)})
+            con.register(view, data)
             try:
-                self._mirror.con.execute(
-                    f'INSERT INTO "{table}" SELECT {select} FROM {view} ORDER BY {order}'
-                )
+                head = f'CREATE TABLE "{staging}" AS' if not rows else f'INSERT INTO "{staging}"'
+                con.execute(f"{head} SELECT {select} FROM {view}")
             finally:
-                self._mirror.con.unregister(view)
+                con.unregister(view)
+            rows += len(batch)
+        if rows:
+            order = ", ".join(f'"{c}"' for c in spec.key)
+            con.execute(f'INSERT INTO "{table}" SELECT * FROM "{staging}" ORDER BY {order}')
+            con.execute(f'DROP TABLE "{staging}"')
         self.stats["pull"][table] = {
-            "rows": len(rows),
+            "rows": rows,
             "seconds": round(time.perf_counter() - t0, 3),
         }
 
@@ -369,9 +408,7 @@ class Neo4jEngine(Engine):
         return {"database": self.database, **self.stats}
 
     def close(self) -> None:
-        if self._mirror is not None:
-            self._mirror.close()
-            self._mirror = None
+        self._drop_mirror()
         if self._own_driver:
             self.driver.close()
         self.local.close()
