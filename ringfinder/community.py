@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ringfinder import i18n
+from ringfinder.duck import one
 from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.findings import Finding, Reason
 from ringfinder.graph import LeidenSettings, leiden
@@ -238,7 +239,7 @@ def _edge_table(engine: EmbeddedEngine, p: CommunityParams) -> int:
     )
     for sql, args in _edge_queries(engine, p):
         con.execute(f"INSERT INTO {_EDGES} SELECT a, b, kind, weight, days FROM ({sql})", args)
-    row = con.execute(f"SELECT count(*) FROM {_EDGES}").fetchone()
+    row = one(con.execute(f"SELECT count(*) FROM {_EDGES}"))
     return int(row[0]) if row else 0
 
 

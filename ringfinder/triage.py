@@ -38,6 +38,7 @@ from typing import Any
 import duckdb
 
 from ringfinder import __version__, i18n
+from ringfinder.duck import one
 from ringfinder.errors import ConfigError, EngineError, RingfinderError, WorkspaceLocked
 from ringfinder.findings import MEMBER_KINDS, Reason
 from ringfinder.leads import MERGE_OVERLAP, Lead
@@ -175,10 +176,12 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _has_store(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_name IN ('triage_runs', 'triage_leads', 'lead_marks')"
-    ).fetchone()
+    row = one(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_name IN ('triage_runs', 'triage_leads', 'lead_marks')"
+        )
+    )
     return bool(row and row[0] == 3)
 
 
@@ -599,7 +602,7 @@ def runs_recorded(con: duckdb.DuckDBPyConnection) -> int:
     """How many runs the store holds (0 when there is no store yet)."""
     if not _has_store(con):
         return 0
-    row = con.execute("SELECT count(*) FROM triage_runs").fetchone()
+    row = one(con.execute("SELECT count(*) FROM triage_runs"))
     return int(row[0]) if row else 0
 
 
@@ -651,7 +654,7 @@ def list_leads(
     if (
         not rows
         and run_id is not None
-        and not con.execute("SELECT 1 FROM triage_runs WHERE run_id = ?", [run_id]).fetchone()
+        and not one(con.execute("SELECT 1 FROM triage_runs WHERE run_id = ?", [run_id]))
     ):
         raise LeadNotFound(f"no run {run_id!r} in this workspace")
     marks = _latest_marks(con)
@@ -697,11 +700,13 @@ def get_lead(
     if run_id:
         where += " AND l.run_id = ?"
         params.append(run_id)
-    row = con.execute(
-        f"SELECT {_LEAD_COLS} FROM triage_leads l JOIN triage_runs r USING (run_id) "
-        f"WHERE {where} ORDER BY r.seq DESC LIMIT 1",
-        params,
-    ).fetchone()
+    row = one(
+        con.execute(
+            f"SELECT {_LEAD_COLS} FROM triage_leads l JOIN triage_runs r USING (run_id) "
+            f"WHERE {where} ORDER BY r.seq DESC LIMIT 1",
+            params,
+        )
+    )
     if row is None:
         raise LeadNotFound(f"lead {lead_id} is not in run {run_id}")
     lead = _lead_from_row(row)
@@ -861,9 +866,9 @@ def campaign_stats(con: duckdb.DuckDBPyConnection) -> CampaignStats:
     leads = list_leads(con, run_id=run.run_id, include_held=True)
     marks = _latest_marks(con)
     raised = [x for x in leads if x.raised]
-    (raised_ever,) = con.execute(
-        "SELECT count(DISTINCT lead_id) FROM triage_leads WHERE raised"
-    ).fetchone() or (0,)
+    (raised_ever,) = one(
+        con.execute("SELECT count(DISTINCT lead_id) FROM triage_leads WHERE raised")
+    ) or (0,)
     # money of a marked lead: as last recorded
     confirmed_ids = [i for i, m in marks.items() if m.status == "confirmed"]
     confirmed = [get_lead(con, i) for i in confirmed_ids if _exists(con, i)]
@@ -890,9 +895,7 @@ def campaign_stats(con: duckdb.DuckDBPyConnection) -> CampaignStats:
 
 
 def _exists(con: duckdb.DuckDBPyConnection, lead_id: str) -> bool:
-    return bool(
-        con.execute("SELECT 1 FROM triage_leads WHERE lead_id = ? LIMIT 1", [lead_id]).fetchone()
-    )
+    return bool(one(con.execute("SELECT 1 FROM triage_leads WHERE lead_id = ? LIMIT 1", [lead_id])))
 
 
 def utc_now_iso() -> str:

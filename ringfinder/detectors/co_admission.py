@@ -99,6 +99,7 @@ from ringfinder.detectors._common import (
     weekday_w2_sql,
 )
 from ringfinder.detectors.base import Detector
+from ringfinder.duck import one
 from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.findings import Finding, Reason
 from ringfinder.graph import LeidenSettings
@@ -453,14 +454,16 @@ def _context(engine: EmbeddedEngine) -> dict[str, Any]:
         .df()
         .set_index("region")["share"]
     )
-    (away,) = engine.sql(
-        f"""
+    (away,) = one(
+        engine.sql(
+            f"""
         WITH pp AS (SELECT DISTINCT h, person_id FROM {_ADM})
         SELECT avg(CASE WHEN p.region_code <> i.region_code THEN 1.0 ELSE 0.0 END)
         FROM pp JOIN persons p USING (person_id) JOIN institutions i ON i.institution_id = pp.h
         WHERE p.region_code IS NOT NULL AND i.region_code IS NOT NULL
         """
-    ).fetchone()  # type: ignore[misc]
+        )
+    )  # type: ignore[misc]
     ctx["city_away"] = float(away) if away is not None else 0.0
     for col in ("los", "dx", "fund_pct"):
         ctx[col] = engine.sql(

@@ -93,6 +93,7 @@ from ringfinder.detectors._common import (
     strength,
 )
 from ringfinder.detectors.base import Detector
+from ringfinder.duck import one
 from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.findings import Finding, Reason
 
@@ -382,11 +383,13 @@ def _waves(engine: EmbeddedEngine, p: Params) -> pd.DataFrame:
 
 
 def _findings(engine: EmbeddedEngine, p: Params) -> list[Finding]:
-    (tests,) = engine.sql(
-        f"""SELECT count(*) FROM (SELECT ph, drug FROM {_T} GROUP BY ALL
+    (tests,) = one(
+        engine.sql(
+            f"""SELECT count(*) FROM (SELECT ph, drug FROM {_T} GROUP BY ALL
             HAVING count(*) >= $k)""",
-        {"k": p.min_cards},
-    ).fetchone()  # type: ignore[misc]
+            {"k": p.min_cards},
+        )
+    )  # type: ignore[misc]
     over = _over_cells(engine, p, int(tests))
     waves = _waves(engine, p)
     lock, waves = _lockstep(engine, waves, p)
@@ -514,8 +517,9 @@ def _context(engine: EmbeddedEngine, p: Params) -> dict[str, Any]:
     ).df()
     # the 15-visits-a-month indicator: exact for block cards; its share among pharmacy
     # buyers from a fixed 1-in-64 sample of buyers (by hash), which bounds the scan
-    ctx["visits"] = engine.sql(
-        f"""
+    ctx["visits"] = one(
+        engine.sql(
+            f"""
         WITH c AS (
             SELECT coalesce(card_id, person_id) AS buyer, start_time FROM claims
         ), sample AS (
@@ -530,8 +534,9 @@ def _context(engine: EmbeddedEngine, p: Params) -> dict[str, Any]:
         SELECT (SELECT count(*) FROM heavy_sample), (SELECT count(*) FROM sample),
                (SELECT list(buyer) FROM heavy_members)
         """,
-        {"v": p.visits_per_month},
-    ).fetchone()
+            {"v": p.visits_per_month},
+        )
+    )
     return ctx
 
 

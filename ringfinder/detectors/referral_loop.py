@@ -72,6 +72,7 @@ import pandas as pd
 from ringfinder import i18n
 from ringfinder.detectors._common import binom_surprise, strength
 from ringfinder.detectors.base import Detector
+from ringfinder.duck import one
 from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.findings import Finding, Reason
 
@@ -270,11 +271,13 @@ def _context(engine: EmbeddedEngine, p: Params) -> dict[str, Any]:
     """Everything the rings need, one query per question over all rings at once."""
     ctx: dict[str, Any] = {}
     ctx["legs"] = engine.sql(f"SELECT * FROM {_RING}").df()
-    ctx["referred"], ctx["routes"] = engine.sql(
-        """SELECT count(DISTINCT person_id),
+    ctx["referred"], ctx["routes"] = one(
+        engine.sql(
+            """SELECT count(DISTINCT person_id),
                   count(DISTINCT (person_id, from_provider_id, to_provider_id))
            FROM referrals"""
-    ).fetchone()  # type: ignore[misc]
+        )
+    )  # type: ignore[misc]
     # patients referred along each ring's edges, and the edges' degree expectation
     ctx["entered"] = (
         engine.sql(
@@ -349,8 +352,9 @@ def _context(engine: EmbeddedEngine, p: Params) -> dict[str, Any]:
 
 def _quick_share(engine: EmbeddedEngine, p: Params) -> float:
     """Share of all referrals followed by an admission at the receiver within the window."""
-    row = engine.sql(
-        """
+    row = one(
+        engine.sql(
+            """
         SELECT avg(CASE WHEN EXISTS (
                    SELECT 1 FROM claims c WHERE c.person_id = r.person_id
                    AND c.provider_id = r.to_provider_id AND c.visit_type = 'inpatient'
@@ -358,8 +362,9 @@ def _quick_share(engine: EmbeddedEngine, p: Params) -> float:
                        AND r.referral_date + CAST($days AS INTEGER)) THEN 1.0 ELSE 0.0 END)
         FROM referrals r
         """,
-        {"days": p.readmit_days},
-    ).fetchone()
+            {"days": p.readmit_days},
+        )
+    )
     return float(row[0]) if row and row[0] is not None else 0.5
 
 

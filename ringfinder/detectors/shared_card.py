@@ -143,6 +143,7 @@ from ringfinder.detectors._common import (
     weekday_days_sql,
 )
 from ringfinder.detectors.base import Detector
+from ringfinder.duck import one
 from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.findings import Finding, Reason
 from ringfinder.graph import LeidenSettings
@@ -663,8 +664,9 @@ def _context(engine: EmbeddedEngine, p: Params, rows: pd.DataFrame) -> dict[str,
         WHERE p1.region_code IS NOT NULL AND per.region_code IS NOT NULL
         """
     ).df()
-    (linked_share,) = engine.sql(
-        """
+    (linked_share,) = one(
+        engine.sql(
+            """
         WITH ids AS (
             SELECT person_id, coalesce(address, 'person:' || person_id) AS hh,
                    'ph:' || phone AS ident FROM persons WHERE phone IS NOT NULL
@@ -679,7 +681,8 @@ def _context(engine: EmbeddedEngine, p: Params, rows: pd.DataFrame) -> dict[str,
         SELECT (SELECT count(DISTINCT person_id) FROM sample SEMI JOIN g USING (ident))
                / greatest((SELECT count(DISTINCT person_id) FROM sample), 1)
         """
-    ).fetchone()  # type: ignore[misc]
+        )
+    )  # type: ignore[misc]
     ctx["city_linked"] = float(linked_share or 0.0)
     holders = sorted(set(rows["holder"]))
     ctx["holders"] = (

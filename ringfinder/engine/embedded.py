@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from ringfinder.duck import one
 from ringfinder.engine.base import Engine, EvidenceSummary
 from ringfinder.engine.memory import ENV as MEMORY_ENV
 from ringfinder.engine.memory import default_memory_limit
@@ -94,7 +95,7 @@ class EmbeddedEngine(Engine):
     def tables(self) -> dict[str, int]:
         out = {}
         for name in LOAD_ORDER:
-            (n,) = self.con.execute(f'SELECT count(*) FROM "{name}"').fetchone()  # type: ignore[misc]
+            (n,) = one(self.con.execute(f'SELECT count(*) FROM "{name}"'))  # type: ignore[misc]
             if n:
                 out[name] = int(n)
         return out
@@ -104,8 +105,9 @@ class EmbeddedEngine(Engine):
 
     def evidence_summary(self, ids: Iterable[str]) -> EvidenceSummary:
         id_list = sorted(set(ids))
-        row = self.con.execute(
-            """
+        row = one(
+            self.con.execute(
+                """
             WITH ev AS (SELECT unnest($ids) AS id),
             m AS (
                 SELECT c.total_amount AS total, c.fund_amount AS fund,
@@ -118,8 +120,9 @@ class EmbeddedEngine(Engine):
             SELECT coalesce(sum(total), 0), coalesce(sum(fund), 0), min(d), max(d), count(*)
             FROM m
             """,
-            {"ids": id_list},
-        ).fetchone()
+                {"ids": id_list},
+            )
+        )
         assert row is not None
         return EvidenceSummary(row[0], row[1], row[2], row[3], int(row[4]))
 

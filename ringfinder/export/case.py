@@ -34,6 +34,7 @@ from typing import Any
 
 import duckdb
 
+from ringfinder.duck import one
 from ringfinder.export.labels import t
 from ringfinder.findings import MEMBER_KINDS
 from ringfinder.schema import TABLES
@@ -162,9 +163,9 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> l
 
 
 def _present(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
-    ).fetchone()
+    row = one(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])
+    )
     return bool(row and row[0])
 
 
@@ -385,7 +386,7 @@ def gather(con: duckdb.DuckDBPyConnection, lead: StoredLead, *, keep_raw: bool =
         edges=[],
     )
     _has_referrals = _present(con, "referrals") and bool(
-        (con.execute("SELECT count(*) FROM referrals").fetchone() or (0,))[0]
+        (one(con.execute("SELECT count(*) FROM referrals")) or (0,))[0]
     )
     case.identifiers = _agent_identifiers(case)
     case.indicators = _indicators(case, referrals_known=_has_referrals)

@@ -42,6 +42,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ringfinder.duck import one
 from ringfinder.errors import InputError, MappingError, RingfinderError, StrictModeFailure
 from ringfinder.load.api import LoadOptions, LoadReport, ProgressCallback, TableReport
 from ringfinder.load.encoding import normalise_encoding
@@ -687,7 +688,7 @@ def _cap_memory(con: duckdb.DuckDBPyConnection) -> str | None:
 
     A lower limit that is already set (``EmbeddedEngine(memory_limit=...)``) is kept.
     """
-    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    row = one(con.execute("SELECT current_setting('memory_limit')"))
     now = str(row[0]) if row else ""
     have = _bytes(now)
     if have is not None and have <= LOAD_MEMORY_BYTES:

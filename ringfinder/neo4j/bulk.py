@@ -34,6 +34,7 @@ from typing import Any
 
 import duckdb
 
+from ringfinder.duck import one
 from ringfinder.errors import EngineError
 from ringfinder.neo4j.model import KEYS, NODES, RELS, NodeSpec, RelSpec
 from ringfinder.neo4j.server import (
@@ -141,7 +142,7 @@ def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> None:
 
 
 def _present(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> bool:
-    return any(con.execute(f"SELECT count(*) > 0 FROM {_ident(t)}").fetchone()[0] for t in tables)  # type: ignore[index]
+    return any(one(con.execute(f"SELECT count(*) > 0 FROM {_ident(t)}"))[0] for t in tables)  # type: ignore[index]
 
 
 def _id_table(label: str) -> str:
@@ -161,11 +162,13 @@ def _number_nodes(con: duckdb.DuckDBPyConnection, specs: list[NodeSpec]) -> set[
     first = 0
     for label, group in by_label.items():
         keys = " UNION ALL ".join(f"SELECT key FROM ({spec.sql})" for spec in group)
-        created = con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_id_table(label)} AS "
-            f"SELECT key AS _rf_key, CAST({first} + row_number() OVER () - 1 AS BIGINT) "
-            f"AS _rf_nid FROM ({keys})"
-        ).fetchone()
+        created = one(
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_id_table(label)} AS "
+                f"SELECT key AS _rf_key, CAST({first} + row_number() OVER () - 1 AS BIGINT) "
+                f"AS _rf_nid FROM ({keys})"
+            )
+        )
         first += int(created[0]) if created else 0  # CREATE ... AS returns its row count
     return set(by_label)
 
@@ -312,7 +315,7 @@ def _line_breaks(con: duckdb.DuckDBPyConnection) -> bool:
             )
     if not checks:
         return False
-    row = con.execute(f"SELECT {' + '.join(checks)}").fetchone()
+    row = one(con.execute(f"SELECT {' + '.join(checks)}"))
     return bool(row and row[0])
 
 
@@ -427,7 +430,7 @@ def run_import(
     report.csv_bytes = sum(f.data.stat().st_size for f in files)
 
     # DuckDB's buffers are not needed while Java runs: give their memory back
-    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]  # type: ignore[index]
+    limit = one(con.execute("SELECT current_setting('memory_limit')"))[0]  # type: ignore[index]
     con.execute("SET memory_limit = '256MB'")
     home.mkdir(parents=True, exist_ok=True)
     (home / "conf").mkdir(exist_ok=True)

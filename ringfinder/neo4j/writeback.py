@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from ringfinder import i18n
+from ringfinder.duck import one
 from ringfinder.leads import Lead
 
 #: memberships per transaction when the communities are written
@@ -88,9 +89,11 @@ def write_leads(driver: Any, database: str, leads: Sequence[Lead], lang: str = "
 
 def write_communities(driver: Any, database: str, con: duckdb.DuckDBPyConnection) -> int:
     """Community nodes and ids from the workspace's latest partition."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'person_communities'"
-    ).fetchone()
+    exists = one(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'person_communities'"
+        )
+    )
     if not exists or not exists[0]:
         return 0
     rows = [

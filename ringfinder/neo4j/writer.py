@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 from neo4j.exceptions import ConstraintError
 
+from ringfinder.duck import one
 from ringfinder.neo4j.model import KEYS, NODES, RELS, NodeSpec, RelSpec
 from ringfinder.neo4j.retry import with_retry
 from ringfinder.resources import resource_file
@@ -172,7 +173,7 @@ def _orphaned_index(driver: Any, database: str, stmt: str, exc: Exception) -> st
 
 def _present(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> bool:
     for t in tables:
-        row = con.execute(f'SELECT count(*) > 0 FROM "{t}"').fetchone()
+        row = one(con.execute(f'SELECT count(*) > 0 FROM "{t}"'))
         if row and row[0]:
             return True
     return False
@@ -311,10 +312,12 @@ class GraphWriter:
 
     # -- progress bookkeeping (resume) -------------------------------------
     def _done(self, spec: str) -> int:
-        row = self.con.execute(
-            "SELECT rows_done FROM _neo4j_progress WHERE target = ? AND spec = ?",
-            [self.target, spec],
-        ).fetchone()
+        row = one(
+            self.con.execute(
+                "SELECT rows_done FROM _neo4j_progress WHERE target = ? AND spec = ?",
+                [self.target, spec],
+            )
+        )
         return int(row[0]) if row else 0
 
     def _mark(self, spec: str, rows_done: int) -> None:
@@ -349,7 +352,7 @@ class GraphWriter:
         with_retry(attempt, what="a batch")  # outages longer than the driver's own retries
 
     def _count(self, sql: str) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
+        row = one(self.con.execute(f"SELECT count(*) FROM ({sql})"))
         return int(row[0]) if row else 0
 
     def _empty(self, pattern: str) -> bool:
@@ -492,13 +495,11 @@ def expected_counts(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], dic
     """Nodes per label and relationships per type that the workspace should give."""
     nodes: dict[str, int] = {}
     rels: dict[str, int] = {}
-    # fetchall, not fetchone: DuckDB 2 refuses a later register() on the connection while
-    # a result is not read to its end
     for spec in NODES:
-        n = int(con.execute(f"SELECT count(*) FROM ({spec.sql})").fetchall()[0][0])
+        n = int(one(con.execute(f"SELECT count(*) FROM ({spec.sql})"))[0])  # type: ignore[index]
         nodes[spec.label] = nodes.get(spec.label, 0) + n
     for rel in RELS:
-        n = int(con.execute(f"SELECT count(*) FROM ({rel.sql})").fetchall()[0][0])
+        n = int(one(con.execute(f"SELECT count(*) FROM ({rel.sql})"))[0])  # type: ignore[index]
         rels[rel.type] = rels.get(rel.type, 0) + n
     return nodes, rels
 
