@@ -495,7 +495,11 @@ def neo4j_section(size: SizeRun, args: argparse.Namespace) -> dict[str, Any]:
         from ringfinder.errors import EngineError
         from ringfinder.neo4j.server import start_server
 
-        mem = {"heap": args.neo4j_heap, "pagecache": args.neo4j_pagecache}
+        mem = {
+            "heap": args.neo4j_heap,
+            "pagecache": args.neo4j_pagecache,
+            "tx_memory": args.neo4j_tx_memory,
+        }
         try:
             server = start_server(home=home, timeout=900, **mem)
         except EngineError as exc:
@@ -940,6 +944,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--neo4j-heap", default="1g", help="the local server's heap")
     ap.add_argument("--neo4j-pagecache", default="512m", help="the local server's page cache")
+    ap.add_argument(
+        "--neo4j-tx-memory", help="the server's transaction memory cap (default: half its heap)"
+    )
     ap.add_argument(
         "--no-stages", action="store_true", help="skip the per-stage processes (section 3)"
     )

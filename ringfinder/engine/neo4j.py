@@ -245,7 +245,7 @@ class Neo4jEngine(Engine):
         return dict(self._present)
 
     def _pull(self, names: Iterable[str]) -> EmbeddedEngine:
-        """The in-memory relational copy, holding at least the named tables (if present)."""
+        """The relational copy (the mirror), holding at least the named tables (if present)."""
         if self._mirror is None:
             self._mirror = self._open_mirror()
         present = self.tables()
