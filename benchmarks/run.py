@@ -840,6 +840,9 @@ def neo4j_md(size: dict[str, Any]) -> list[str]:
     }.get(neo.get("load", "bolt"), "")
     out = ["", f"Neo4j at {size['persons']:,} persons ({how}): {neo['status']}"]
     e2e = neo.get("end_to_end") or {}
+    if e2e and not e2e.get("ok"):
+        why = e2e.get("killed") or f"exit {e2e.get('returncode')}"
+        out.append(f"- `run --engine neo4j` did not finish: {why} ({e2e.get('wall_s', 0):.1f} s)")
     if e2e.get("ok"):
         leads = neo.get("leads") or {}
         out.append(

@@ -182,6 +182,9 @@ def test_the_markdown_gives_the_neo4j_section() -> None:
     assert "1,000 rows in 2.0 s = 500 rows/s" in text
     assert "node import 1.5" in text
     assert neo4j_md({"persons": 2000, "neo4j": {"status": "skipped"}}) == []
+    cut = {"status": "failed", "end_to_end": {"ok": False, "wall_s": 3600.5, "killed": "timeout"}}
+    text = "\n".join(neo4j_md({"persons": 2000, "neo4j": cut}))
+    assert "`run --engine neo4j` did not finish: timeout (3600.5 s)" in text
 
 
 @pytest.mark.neo4j
