@@ -433,7 +433,15 @@ class SizeRun:
     def cleanup(self) -> None:
         if self.args.keep:
             return
-        for path in (self.ws, self.state, self.dir / "stages-out", self.dir / "e2e" / "workspace"):
+        for path in (
+            self.ws,
+            self.state,
+            self.dir / "stages-out",
+            self.dir / "e2e" / "workspace",
+            self.dir / "neo4j" / "workspace",
+            self.dir / "neo4j-home",
+            self.dir / "neo4j-import-home",
+        ):
             rmtree(path)
         if not self.args.reuse_city:
             rmtree(self.city)
@@ -575,9 +583,6 @@ def neo4j_section(size: SizeRun, args: argparse.Namespace) -> dict[str, Any]:
     if not reuse:  # the offline bulk import of the same workspace into a fresh home
         imp_home = size.dir / "neo4j-import-home"
         out["bulk_import"] = bulk_import(size, args, out_dir / "workspace", imp_home)
-    if not args.keep:
-        rmtree(size.dir / "neo4j-import-home")
-        rmtree(out_dir / "workspace")
     out["status"] = "ok" if out["bulk_import"]["measured"]["ok"] else "import failed"
     return out
 
