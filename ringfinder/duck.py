@@ -17,4 +17,4 @@ def one(result: Any) -> tuple[Any, ...] | None:
     For queries of one row (aggregates, ``LIMIT 1``): the rest is read and dropped.
     """
     rows = result.fetchall()
-    return tuple(rows[0]) if rows else None
+    return rows[0] if rows else None
