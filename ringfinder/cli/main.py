@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from ringfinder import __version__
 from ringfinder.cli.console import err
-from ringfinder.errors import RingfinderError
+from ringfinder.errors import RingfinderError, out_of_resources
 
 app = typer.Typer(
     name="ringfinder",
@@ -92,7 +92,8 @@ def main() -> None:
     An error ringfinder raises on purpose is printed as is (its messages name files,
     lines and columns, never personal data); any other exception is a bug: its type
     and message with quoted parts removed (a library may quote a value), and with
-    --verbose its frames (file, line, function; never the values of variables).
+    --verbose its frames (file, line, function; never the values of variables). A full
+    disk or exhausted memory is no bug: one line saying what to change.
     """
     try:
         app()
@@ -103,6 +104,9 @@ def main() -> None:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last boundary: never a traceback
+        if (full := out_of_resources(exc)) is not None:
+            err.print(f"[bold red]error:[/] {escape(str(full))}", highlight=False)
+            sys.exit(full.exit_code)
         err.print(
             f"[bold red]internal error:[/] {type(exc).__name__}: {escape(redact(str(exc)))}. "
             "Please report it with the command you ran (no data).",

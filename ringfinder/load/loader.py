@@ -43,7 +43,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ringfinder.duck import one
-from ringfinder.errors import InputError, MappingError, RingfinderError, StrictModeFailure
+from ringfinder.errors import (
+    InputError,
+    MappingError,
+    RingfinderError,
+    StrictModeFailure,
+    out_of_resources,
+)
 from ringfinder.load.api import LoadOptions, LoadReport, ProgressCallback, TableReport
 from ringfinder.load.encoding import normalise_encoding
 from ringfinder.load.mapping import (
@@ -502,8 +508,8 @@ def _validate_all(
             for f in streamed:  # the parser's own error, not DuckDB's account of it
                 if f.pending is not None and f.pending.parse.error is not None:
                     raise f.pending.parse.error from None
-            if mapping is None:
-                raise
+            if mapping is None or out_of_resources(exc) is not None:
+                raise  # a full disk or memory is not the mapping's fault
             raise MappingError(
                 f"mapping {mapping.name}: table {table}: evaluating the mapping failed: "
                 f"{_duck_msg(exc)}"
