@@ -101,6 +101,22 @@ def detectors(env: dict[str, str]) -> list[str]:
     return res.stdout.split()
 
 
+def quality(leads: Path, truth: Path) -> dict[str, Any] | None:
+    """The run's leads scored against the planted schemes of the city's ``truth.json``.
+
+    Recall, precision at K (twice the planted) and look-alikes in the top K, as
+    ``ringfinder eval`` scores them: a speed-up is only one if these hold, at sizes the
+    detectors were not tuned on.
+    """
+    if not (leads.is_file() and truth.is_file()):
+        return None
+    from ringfinder.evaluate import evaluate_files
+
+    out = evaluate_files(leads, truth).to_json()
+    out["lookalikes_planted"] = len((read_json(truth) or {}).get("lookalikes", []))
+    return out
+
+
 def exponent(t1: float | None, t2: float | None, n1: int, n2: int) -> float | None:
     if not t1 or not t2 or t1 <= 0 or t2 <= 0 or n1 <= 0 or n2 <= 0 or n1 == n2:
         return None
@@ -241,6 +257,8 @@ class SizeRun:
             ],
             "headline": "fastest of the repeats" if len(runs) > 1 else "single run",
         }
+        if runs[-1]["ok"]:  # the leads of the last run are on disk (each run gives the same)
+            self.out["quality"] = quality(out_dir / "leads.jsonl", self.city / "truth.json")
         if not self.args.keep and not (self.args.neo4j and self.args.neo4j_load == "import"):
             rmtree(out_dir / "workspace")  # else imported into Neo4j, removed in cleanup
 
@@ -825,6 +843,15 @@ def table_md(report: dict[str, Any]) -> str:
         measured = t.get("measured", t.get("measured_gb", t.get("measured_ratio")))
         note = "" if t.get("applies_as_stated", True) else " (sizes not the issue's 3M/300k)"
         lines.append(f"- {verdict}: {t['target']} — measured {measured}{note}")
+    for s in sizes:
+        q = s.get("quality")
+        if q:
+            lines.append(
+                f"- leads at {s['persons']:,} persons: {q['found']} of {q['schemes']} planted "
+                f"schemes found (recall {q['recall']:.2f}); {q['leads']} leads, precision at "
+                f"{q['k']} {q['precision_at_k']:.2f}; {len(q['lookalikes_in_top_k'])} of "
+                f"{q['lookalikes_planted']} honest look-alikes in the top {q['k']}"
+            )
     for s in sizes:
         ratios = side_by_side(s.get("comparisons") or {})
         if ratios:

@@ -88,6 +88,34 @@ def test_every_stage_of_every_size(report: dict) -> None:
         assert size["stage_sum"]["wall_s"] > 0
 
 
+def test_the_leads_are_scored_against_the_planted_schemes(report: dict, tmp_path: Path) -> None:
+    from benchmarks.run import quality, table_md
+
+    for size in report["sizes"]:
+        q = size["quality"]
+        assert q["schemes"] > 0 and 0 <= q["found"] <= q["schemes"]
+        assert q["recall"] == round(q["found"] / q["schemes"], 4)
+        assert sum(k["planted"] for k in q["per_kind"].values()) == q["schemes"]
+        assert q["k"] == 2 * q["schemes"] and q["leads"] == size["end_to_end"]["run_json"]["leads"]
+        assert q["lookalikes_planted"] > 0
+        assert f"- leads at {size['persons']:,} persons: {q['found']} of {q['schemes']}" in (
+            table_md(report)
+        )
+    # scored as `ringfinder eval` scores: a lead file that names no one finds nothing
+    truth = tmp_path / "truth.json"
+    truth.write_text(
+        json.dumps({"schemes": [{"id": "S1", "kind": "shared_card", "cards": ["a", "b"]}]}),
+        encoding="utf-8",
+    )
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text(json.dumps({"cards": ["x", "y"]}) + "\n", encoding="utf-8")
+    q = quality(leads, truth)
+    assert q is not None and q["found"] == 0 and q["missed"] == ["S1:shared_card"]
+    leads.write_text(json.dumps({"cards": ["a", "b"]}) + "\n", encoding="utf-8")
+    assert quality(leads, truth)["found"] == 1  # type: ignore[index]
+    assert quality(tmp_path / "none.jsonl", truth) is None
+
+
 def test_growth_and_targets(report: dict) -> None:
     g = report["growth"]
     assert set(g["per_stage"]) >= {"end_to_end", "load", "communities"}
