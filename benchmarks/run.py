@@ -564,6 +564,8 @@ def neo4j_section(size: SizeRun, args: argparse.Namespace) -> dict[str, Any]:
     neo = read_json(out_dir / "run.json") or {}
     emb = read_json(size.dir / "e2e" / "run.json") or {}
     emb_s = {d["name"]: d["seconds"] for d in emb.get("detectors", [])}
+    info = neo.get("engine_info") or {}
+    paid = info.get("detectors") or {}
     per = {}
     for d in neo.get("detectors", []):
         e = emb_s.get(d["name"])
@@ -571,10 +573,13 @@ def neo4j_section(size: SizeRun, args: argparse.Namespace) -> dict[str, Any]:
             "cypher_s": d["seconds"],
             "embedded_s": e,
             "cypher_over_embedded": round(d["seconds"] / e, 2) if e else None,
+            # what the Neo4j engine ran for it: its Cypher stage's queries (none: the
+            # detector's Python on tables pulled from the graph) and the tables it pulled
+            "cypher_queries": (paid.get(d["name"]) or {}).get("cypher"),
+            "pulled": (paid.get(d["name"]) or {}).get("pulled"),
         }
     out["detectors"] = per
     out["neo4j_timings"] = neo.get("timings")
-    info = neo.get("engine_info") or {}
     out["engine_info"] = info
     write = info.get("write") or {}
     if not reuse:
@@ -884,11 +889,18 @@ def neo4j_md(size: dict[str, Any]) -> list[str]:
             f"{leads.get('embedded')} embedded, {leads.get('neo4j')} Neo4j)"
         )
     if neo.get("detectors"):
-        out += ["", "| detector | Cypher s | embedded s | Cypher / embedded |", "|---|---|---|---|"]
+        out += [
+            "",
+            "| detector | Neo4j engine s | embedded s | ratio | in Cypher | pulled |",
+            "|---|---|---|---|---|---|",
+        ]
         for name, d in neo["detectors"].items():
+            queries = d.get("cypher_queries")
+            cypher = ", ".join(queries) if queries else "— (Python on pulled tables)"
             out.append(
                 f"| {name} | {d['cypher_s']:.2f} | {d['embedded_s'] or 0:.2f} | "
-                f"{d['cypher_over_embedded']} |"
+                f"{d['cypher_over_embedded']} | {cypher if queries is not None else '?'} | "
+                f"{', '.join(d.get('pulled') or []) or '—'} |"
             )
         out.append("")
     bolt = neo.get("bolt_load") or {}

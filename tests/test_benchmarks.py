@@ -191,7 +191,20 @@ def test_the_markdown_gives_the_neo4j_section() -> None:
         "same_leads": False,
         "leads": {"embedded": 3, "neo4j": 2, "common": 2},
         "detectors": {
-            "shared_card": {"cypher_s": 9.0, "embedded_s": 0.5, "cypher_over_embedded": 18.0}
+            "shared_card": {
+                "cypher_s": 9.0,
+                "embedded_s": 0.5,
+                "cypher_over_embedded": 18.0,
+                "cypher_queries": ["shared_card_misuse", "shared_card_pairs"],
+                "pulled": ["claims"],
+            },
+            "pharmacy_resale": {
+                "cypher_s": 4.0,
+                "embedded_s": 0.2,
+                "cypher_over_embedded": 20.0,
+                "cypher_queries": [],
+                "pulled": ["claim_items"],
+            },
         },
         "bolt_load": {"rows": 1000, "seconds": 2.0, "rows_per_s": 500},
         "bulk_import": {
@@ -206,7 +219,12 @@ def test_the_markdown_gives_the_neo4j_section() -> None:
     text = "\n".join(neo4j_md({"persons": 2000, "neo4j": neo}))
     assert "Neo4j at 2,000 persons (the run writes the graph over Bolt): ok" in text
     assert "same leads: False (2 of 3 embedded, 2 Neo4j)" in text
-    assert "| shared_card | 9.00 | 0.50 | 18.0 |" in text
+    assert (
+        "| shared_card | 9.00 | 0.50 | 18.0 | shared_card_misuse, shared_card_pairs | claims |"
+        in text
+    )
+    python_only = "— (Python on pulled tables)"
+    assert f"| pharmacy_resale | 4.00 | 0.20 | 20.0 | {python_only} | claim_items |" in text
     assert "1,000 rows in 2.0 s = 500 rows/s" in text
     assert "node import 1.5" in text
     assert neo4j_md({"persons": 2000, "neo4j": {"status": "skipped"}}) == []
@@ -249,6 +267,15 @@ def test_the_neo4j_section_from_a_bulk_import(tmp_path: Path) -> None:
     assert neo["engine_info"]["write"]["reused"] is True and "bolt_load" not in neo
     assert neo["bulk_import"]["counts_equal"] is True
     assert set(neo["detectors"]) == set(size["end_to_end"]["run_json"]["detectors"])
+    # which part ran in Cypher, and what each detector pulled from the graph
+    d = neo["detectors"]
+    assert d["fake_invoice"]["cypher_queries"] == [
+        "fake_invoice_invoices",
+        "fake_invoice_reimbursements",
+    ]
+    assert d["fake_invoice"]["pulled"] == []
+    assert "co_admission_pairs" in d["co_admission"]["cypher_queries"]
+    assert d["pharmacy_resale"]["cypher_queries"] == [] and d["pharmacy_resale"]["pulled"]
     assert "`neo4j import`, then `run --reuse-graph`" in out.with_suffix(".md").read_text(
         encoding="utf-8"
     )

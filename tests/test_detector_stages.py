@@ -1,9 +1,10 @@
 """The detectors' stage entry points (used by the Neo4j engine) score like the whole detector.
 
-``referral_loop.run_on_legs`` and ``co_admission.run_on_pairs`` take the graph-side
-stage's rows from elsewhere (Cypher on the Neo4j engine); fed the rows the embedded SQL
-computes, they must give exactly :func:`run`'s findings. The Neo4j side of the same
-equality is tests/test_neo4j_parity.py.
+``referral_loop.run_on_legs``, ``co_admission.run_on_pairs`` and
+``fake_invoice.run_on_frames`` take the graph-side stage's rows from elsewhere (Cypher on
+the Neo4j engine); fed the rows the embedded SQL computes, in another order, they must
+give exactly :func:`run`'s findings. The Neo4j side of the same equality is
+tests/test_neo4j_parity.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ringfinder.detectors import co_admission, referral_loop
+from ringfinder.detectors import co_admission, fake_invoice, referral_loop
 from ringfinder.engine.embedded import EmbeddedEngine
 from ringfinder.findings import Finding
 
@@ -70,3 +71,35 @@ def test_co_admission_on_given_pairs_equals_run(engine: EmbeddedEngine) -> None:
     shuffled = pairs.sample(frac=1.0, random_state=3)
     same(co_admission.run_on_pairs(engine, p, shuffled), want)
     assert co_admission.run_on_pairs(engine, p, pd.DataFrame(columns=["h", "a", "b", "days"])) == []
+
+
+def cypher_like_rows(engine: EmbeddedEngine) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """fake_invoice's rows as its Cypher stage gives them: dates as text, the invoices
+    before their series, in another order."""
+    p = fake_invoice.Params()
+    reim = fake_invoice._reimbursements(engine)
+    inv = fake_invoice._invoices(engine, p, True)
+    reim = reim.assign(d=reim["d"].dt.strftime("%Y-%m-%d"))
+    inv = inv[["invoice_id", "rid", "issuer_id", "issue_date", "referred"]]
+    inv = inv.assign(issue_date=inv["issue_date"].dt.strftime("%Y-%m-%d"))
+    return reim.sample(frac=1.0, random_state=5), inv.sample(frac=1.0, random_state=6)
+
+
+def test_fake_invoice_on_given_rows_equals_run(engine: EmbeddedEngine) -> None:
+    p = fake_invoice.Params()
+    want = fake_invoice.run(engine, p)
+    assert want
+    reim, inv = cypher_like_rows(engine)
+    same(fake_invoice.run_on_frames(p, *fake_invoice.frames_from_rows(reim, inv, p), True), want)
+    # the frames themselves: same values and types as the workspace's
+    have_r, have_i = fake_invoice.frames_from_rows(reim, inv, p)
+    want_r = fake_invoice._reimbursements(engine)
+    want_i = fake_invoice._invoices(engine, p, True)
+    pd.testing.assert_frame_equal(
+        have_r.sort_values("rid", ignore_index=True), want_r.sort_values("rid", ignore_index=True)
+    )
+    pd.testing.assert_frame_equal(
+        have_i.sort_values("invoice_id", ignore_index=True),
+        want_i.sort_values("invoice_id", ignore_index=True),
+    )
+    assert fake_invoice.run_on_frames(p, reim.iloc[:0], inv.iloc[:0], True) == []

@@ -295,7 +295,13 @@ def test_run_engine_neo4j_writes_leads_back(neo4j_server: Any, ran: Path) -> Non
     run = json.loads((ran / "run.json").read_text(encoding="utf-8"))
     assert run["engine"] == "neo4j"
     info = run["engine_info"]
-    assert {"referral_loop_legs", "co_admission_pairs", "shared_card_pairs"} <= set(info["cypher"])
+    assert {
+        "referral_loop_legs",
+        "co_admission_pairs",
+        "shared_card_pairs",
+        "fake_invoice_reimbursements",
+        "fake_invoice_invoices",
+    } <= set(info["cypher"])
     assert info["write"]["rows"] > 0 and info["communities"] == "igraph"
 
     assert count(driver, "MATCH (l:Lead) RETURN count(l)") == len(leads)
@@ -457,7 +463,7 @@ def test_perspective_is_a_bloom_export_and_every_phrase_finds_rows(
 @pytest.mark.neo4j
 def test_cypher_stages_return_the_embedded_stage_rows(neo4j_server: Any, ran: Path) -> None:
     """Row for row, not only on the planted rings: the Cypher stages equal the SQL ones."""
-    from ringfinder.detectors import co_admission, referral_loop, shared_card
+    from ringfinder.detectors import co_admission, fake_invoice, referral_loop, shared_card
     from ringfinder.engine.neo4j import Neo4jEngine
 
     with Neo4jEngine(ran / "workspace", driver=neo4j_server.driver()) as engine:
@@ -506,6 +512,31 @@ def test_cypher_stages_return_the_embedded_stage_rows(neo4j_server: Any, ran: Pa
         ).df()
         assert len(want) > 0
         pd.testing.assert_frame_equal(have, want, check_dtype=False)
+
+        # fake_invoice: the reimbursements with their foreign identifiers, the invoices
+        # with their referral flag (rows and values, not only the rings')
+        f = fake_invoice.Params()
+        reim = engine.query("fake_invoice_reimbursements")
+        inv = engine.query(
+            "fake_invoice_invoices", with_referrals=True, valid=f.referral_valid_days
+        )
+        have_r, have_i = fake_invoice.frames_from_rows(reim, inv, f)
+        want_r = fake_invoice._reimbursements(ws)
+        want_i = fake_invoice._invoices(ws, f, True)
+        assert want_r["fphone"].notna().any() and want_r["facct"].notna().any()
+        assert want_i["referred"].any() and not want_i["referred"].all()
+        pd.testing.assert_frame_equal(
+            have_r.sort_values("rid", ignore_index=True),
+            want_r.sort_values("rid", ignore_index=True),
+        )
+        pd.testing.assert_frame_equal(
+            have_i.sort_values("invoice_id", ignore_index=True),
+            want_i.sort_values("invoice_id", ignore_index=True),
+        )
+        without = engine.query(
+            "fake_invoice_invoices", with_referrals=False, valid=f.referral_valid_days
+        )
+        assert len(without) == len(want_i) and without["referred"].isna().all()
 
         # shared_card: the dead/lost-card settlements (the gate's second half)
         misuse = getattr(shared_card, "_misuse", None)

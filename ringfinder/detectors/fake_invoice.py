@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import igraph as ig
 import numpy as np
 import pandas as pd
@@ -160,11 +161,50 @@ def _rate(hits: float, total: float, p: Params) -> float:
 
 
 # -- data --------------------------------------------------------------------------------
+#: the reimbursement rows the detector reads, from any source relation ``r`` holding
+#: them (the workspace's SQL below, or the Cypher stage's rows): canonical types
+_REIM_COLUMNS = """
+    CAST(rid AS VARCHAR) AS rid, CAST(pid AS VARCHAR) AS pid, CAST(d AS DATE) AS d,
+    CAST(amount AS DOUBLE) AS amount, CAST(handler AS VARCHAR) AS handler,
+    CAST(fphone AS VARCHAR) AS fphone, CAST(facct AS VARCHAR) AS facct,
+    CAST(hh AS VARCHAR) AS hh, CAST(unit AS VARCHAR) AS unit
+"""
+#: invoice rows (invoice_id, rid, issuer_id, issue_date, referred) to series, number and
+#: run of near-consecutive numbers, over a relation ``inv`` holding them
+_RUNS = """
+    s AS (
+        SELECT *, issuer_id || chr(31)
+                  || left(invoice_id, length(invoice_id) - least(length(digits), 15))
+                  AS series,
+               CASE WHEN digits <> '' THEN CAST(right(digits, 15) AS BIGINT) END AS num
+        FROM (SELECT CAST(invoice_id AS VARCHAR) AS invoice_id, CAST(rid AS VARCHAR) AS rid,
+                     CAST(issuer_id AS VARCHAR) AS issuer_id,
+                     CAST(issue_date AS DATE) AS issue_date,
+                     CAST(referred AS BOOLEAN) AS referred,
+                     regexp_extract(invoice_id, '([0-9]+)$', 1) AS digits
+              FROM inv)
+    ), g AS (
+        SELECT *, num - lag(num) OVER (PARTITION BY series ORDER BY num) AS gap
+        FROM s
+    )
+    SELECT invoice_id, rid, issuer_id, issue_date, referred, series, num,
+           CASE WHEN num IS NULL THEN NULL ELSE
+           sum(CASE WHEN gap IS NULL OR gap > $pad THEN 1 ELSE 0 END)
+               OVER (PARTITION BY series ORDER BY num ROWS UNBOUNDED PRECEDING)
+           END AS run
+    FROM g
+"""
+
+
 def _reimbursements(engine: EmbeddedEngine) -> pd.DataFrame:
+    """Each reimbursement with its foreign submitter phone and payee account (not the
+    claimant's own), household and unit (the Cypher stage ``fake_invoice_reimbursements``
+    answers the same on the graph)."""
     return engine.sql(
-        """
+        f"""
+        SELECT {_REIM_COLUMNS} FROM (
         SELECT r.reimbursement_id AS rid, r.person_id AS pid, r.submitted_date AS d,
-               CAST(r.amount_claimed AS DOUBLE) AS amount, r.handler_id AS handler,
+               r.amount_claimed AS amount, r.handler_id AS handler,
                CASE WHEN r.submitter_phone IS NOT NULL
                          AND r.submitter_phone IS DISTINCT FROM p.phone
                     THEN r.submitter_phone END AS fphone,
@@ -173,13 +213,14 @@ def _reimbursements(engine: EmbeddedEngine) -> pd.DataFrame:
                     THEN r.payee_account END AS facct,
                coalesce('a:' || p.address, 'p:' || r.person_id) AS hh,
                coalesce('e:' || p.employer_id, 'a:' || p.address, 'p:' || r.person_id) AS unit
-        FROM reimbursements r LEFT JOIN persons p USING (person_id)
+        FROM reimbursements r LEFT JOIN persons p USING (person_id))
         """
     ).df()
 
 
 def _invoices(engine: EmbeddedEngine, p: Params, with_referrals: bool) -> pd.DataFrame:
-    """Invoices with their series, number, run and whether a referral covers them."""
+    """Invoices with their series, number, run and whether a referral covers them (the
+    Cypher stage ``fake_invoice_invoices`` gives the rows before the series)."""
     referral = (
         """EXISTS (SELECT 1 FROM referrals f WHERE f.person_id = r.person_id
                    AND f.to_provider_id = i.issuer_id AND f.referral_date <= i.issue_date
@@ -191,30 +232,35 @@ def _invoices(engine: EmbeddedEngine, p: Params, with_referrals: bool) -> pd.Dat
         f"""
         WITH inv AS (
             SELECT i.invoice_id, i.reimbursement_id AS rid, i.issuer_id, i.issue_date,
-                   regexp_extract(i.invoice_id, '([0-9]+)$', 1) AS digits,
                    {referral} AS referred
             FROM invoices i JOIN reimbursements r USING (reimbursement_id)
-        ), s AS (
-            SELECT *, issuer_id || chr(31)
-                      || left(invoice_id, length(invoice_id) - least(length(digits), 15))
-                      AS series,
-                   CASE WHEN digits <> '' THEN CAST(right(digits, 15) AS BIGINT) END AS num
-            FROM inv
-        ), g AS (
-            SELECT *, num - lag(num) OVER (PARTITION BY series ORDER BY num) AS gap
-            FROM s
-        )
-        SELECT invoice_id, rid, issuer_id, issue_date, referred, series, num,
-               CASE WHEN num IS NULL THEN NULL ELSE
-               sum(CASE WHEN gap IS NULL OR gap > $pad THEN 1 ELSE 0 END)
-                   OVER (PARTITION BY series ORDER BY num ROWS UNBOUNDED PRECEDING)
-               END AS run
-        FROM g
+        ), {_RUNS}
         """,
         {"pad": p.pad_size, "valid": p.referral_valid_days}
         if with_referrals
         else {"pad": p.pad_size},
     ).df()
+
+
+def frames_from_rows(
+    reim: pd.DataFrame, inv: pd.DataFrame, p: Params
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The detector's frames from rows read elsewhere (the Neo4j engine's Cypher stage).
+
+    ``reim``: the columns of :func:`_reimbursements`; ``inv``: invoice_id, rid,
+    issuer_id, issue_date, referred. They pass through the same typed SELECT and
+    series SQL as the workspace's rows, in a DuckDB of their own, so both engines hand
+    :func:`run_on_frames` the same values in the same types.
+    """
+    con = duckdb.connect()
+    try:
+        con.register("r", reim)
+        con.register("inv", inv)
+        reim_f = con.execute(f"SELECT {_REIM_COLUMNS} FROM r").df()
+        inv_f = con.execute(f"WITH {_RUNS}", {"pad": p.pad_size}).df()
+    finally:
+        con.close()
+    return reim_f, inv_f
 
 
 def _pads(inv: pd.DataFrame, hh: pd.Series, p: Params) -> pd.DataFrame:
@@ -239,12 +285,26 @@ def _pads(inv: pd.DataFrame, hh: pd.Series, p: Params) -> pd.DataFrame:
 
 def run(engine: EmbeddedEngine, params: Params) -> list[Finding]:
     """Fake-invoice ring findings (see the module docstring)."""
-    p = params
-    present = engine.tables()
     reim = _reimbursements(engine)
     if reim.empty:
         return []
-    inv = _invoices(engine, p, "referrals" in present)
+    with_referrals = "referrals" in engine.tables()
+    inv = _invoices(engine, params, with_referrals)
+    return run_on_frames(params, reim, inv, with_referrals)
+
+
+def run_on_frames(
+    params: Params, reim: pd.DataFrame, inv: pd.DataFrame, with_referrals: bool
+) -> list[Finding]:
+    """Findings from the reimbursement and invoice frames (:func:`_reimbursements`,
+    :func:`_invoices`, or :func:`frames_from_rows` on the Cypher stage's rows)."""
+    p = params
+    if reim.empty:
+        return []
+    # one order whatever the source's: ties (the busiest handler, equally strong rings)
+    # are then broken the same way on every engine and every run
+    reim = reim.sort_values("rid", ignore_index=True)
+    inv = inv.sort_values(["invoice_id", "rid"], ignore_index=True)
     hh = reim.set_index("rid")["hh"]
 
     # -- agent and pad nodes ---------------------------------------------------------
@@ -299,7 +359,7 @@ def run(engine: EmbeddedEngine, params: Params) -> list[Finding]:
         "rates": rates,
         "units": node_units,
     }
-    if "referrals" in present:
+    if with_referrals:
         ref = inv.dropna(subset=["referred"])
         pop["invoices"] = len(ref)
         pop["unmatched"] = int((~ref["referred"].astype(bool)).sum())
@@ -320,7 +380,7 @@ def run(engine: EmbeddedEngine, params: Params) -> list[Finding]:
     ]
     for f in findings:
         f.strength = strength(f.figures["surprise"], len(findings), p.half_surprise)
-    findings.sort(key=lambda f: -f.strength)
+    findings.sort(key=lambda f: (-f.strength, sorted(f.persons)))
     return findings
 
 

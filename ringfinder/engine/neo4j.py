@@ -304,10 +304,20 @@ class Neo4jEngine(Engine):
 
     # -- detectors -------------------------------------------------------------------------
     def run_detector(self, detector: Detector, params: Any) -> list[Finding]:
+        """The detector's Cypher stage when it has one, else its Python on pulled tables;
+        ``stats["detectors"]`` records which queries and pulls each detector paid for."""
+        queries, pulled = set(self.stats["cypher"]), set(self.stats["pull"])
         stage = _STAGES.get(detector.name)
-        if stage is not None:
-            return stage(self, detector, params)
-        return detector.run_embedded(self._pull((*detector.requires, *detector.uses)), params)
+        try:
+            if stage is not None:
+                return stage(self, detector, params)
+            mirror = self._pull((*detector.requires, *detector.uses))
+            return detector.run_embedded(mirror, params)
+        finally:
+            self.stats.setdefault("detectors", {})[detector.name] = {
+                "cypher": sorted(set(self.stats["cypher"]) - queries),
+                "pulled": sorted(set(self.stats["pull"]) - pulled),
+            }
 
     def evidence_summary(self, ids: Iterable[str]) -> EvidenceSummary:
         keys, rows = run_query(self.driver, self.database, "evidence_summary", ids=sorted(set(ids)))
@@ -449,7 +459,23 @@ def _shared_card(engine: Neo4jEngine, detector: Detector, p: Any) -> list[Findin
     return detector.run_embedded(engine._pull((*detector.requires, *detector.uses)), p)
 
 
+def _fake_invoice(engine: Neo4jEngine, detector: Detector, p: Any) -> list[Finding]:
+    from ringfinder.detectors import fake_invoice
+
+    reim = engine.query("fake_invoice_reimbursements")
+    if reim.empty:
+        return []  # no window reimbursement: nothing to find
+    with_referrals = "referrals" in engine.tables()
+    inv = engine.query(
+        "fake_invoice_invoices", with_referrals=with_referrals, valid=p.referral_valid_days
+    )
+    return fake_invoice.run_on_frames(
+        p, *fake_invoice.frames_from_rows(reim, inv, p), with_referrals
+    )
+
+
 _STAGES: dict[str, Callable[[Neo4jEngine, Any, Any], list[Any]]] = {
+    "fake_invoice": _fake_invoice,
     "referral_loop": _referral_loop,
     "co_admission": _co_admission,
     "shared_card": _shared_card,
