@@ -3,10 +3,11 @@
 // are REFERRED relationships, not nodes. Idempotent: every statement uses IF NOT EXISTS.
 // Run with cypher-shell -f schema.cypher.
 // Order (for the bulk import's schema step, which runs two statements at a time): the
-// two property indexes first (CREATE INDEX returns at once and the server builds them
+// property indexes first (CREATE INDEX returns at once and the server builds them
 // in the background), then the largest label's constraint, so it is not left alone last.
 CREATE INDEX claim_start IF NOT EXISTS FOR (n:Claim) ON (n.start_time);
 CREATE INDEX claim_visit_type IF NOT EXISTS FOR (n:Claim) ON (n.visit_type);
+CREATE INDEX referred_person IF NOT EXISTS FOR ()-[r:REFERRED]-() ON (r.person_id);
 CREATE CONSTRAINT claim_id IF NOT EXISTS FOR (n:Claim) REQUIRE n.claim_id IS UNIQUE;
 CREATE CONSTRAINT person_id IF NOT EXISTS FOR (n:Person) REQUIRE n.person_id IS UNIQUE;
 CREATE CONSTRAINT card_id IF NOT EXISTS FOR (n:Card) REQUIRE n.card_id IS UNIQUE;

@@ -65,6 +65,7 @@ from ringfinder.neo4j.writer import (
     Progress,
     WriteReport,
     actual_counts,
+    apply_schema,
     expected_counts,
 )
 from ringfinder.schema import LOAD_ORDER, TABLES
@@ -176,6 +177,9 @@ class Neo4jEngine(Engine):
     def _check_reusable(self) -> None:
         """Refuse to analyse a graph whose counts differ from the workspace's."""
         t0 = time.perf_counter()
+        # a graph imported by an older version may lack an index a query now relies on
+        apply_schema(self.driver, self.database)
+        self.driver.execute_query("CALL db.awaitIndexes(600)", database_=self.database)
         want, have = expected_counts(self.con), actual_counts(self.driver, self.database)
         differ = [
             f"{name} {have[i].get(name, 0):,} (workspace {n:,})"
