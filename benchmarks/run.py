@@ -108,12 +108,13 @@ def quality(leads: Path, truth: Path) -> dict[str, Any] | None:
     ``ringfinder eval`` scores them: a speed-up is only one if these hold, at sizes the
     detectors were not tuned on.
     """
-    if not (leads.is_file() and truth.is_file()):
+    planted = read_json(truth)
+    if not leads.is_file() or not planted:
         return None
-    from ringfinder.evaluate import evaluate_files
+    from ringfinder.evaluate import evaluate, read_leads
 
-    out = evaluate_files(leads, truth).to_json()
-    out["lookalikes_planted"] = len((read_json(truth) or {}).get("lookalikes", []))
+    out = evaluate(read_leads(leads), planted).to_json()
+    out["lookalikes_planted"] = len(planted.get("lookalikes", []))
     return out
 
 
@@ -569,14 +570,15 @@ def neo4j_section(size: SizeRun, args: argparse.Namespace) -> dict[str, Any]:
     per = {}
     for d in neo.get("detectors", []):
         e = emb_s.get(d["name"])
+        spent = paid.get(d["name"]) or {}
         per[d["name"]] = {
             "cypher_s": d["seconds"],
             "embedded_s": e,
             "cypher_over_embedded": round(d["seconds"] / e, 2) if e else None,
             # what the Neo4j engine ran for it: its Cypher stage's queries (none: the
             # detector's Python on tables pulled from the graph) and the tables it pulled
-            "cypher_queries": (paid.get(d["name"]) or {}).get("cypher"),
-            "pulled": (paid.get(d["name"]) or {}).get("pulled"),
+            "cypher_queries": spent.get("cypher"),
+            "pulled": spent.get("pulled"),
         }
     out["detectors"] = per
     out["neo4j_timings"] = neo.get("timings")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class RingfinderError(Exception):
     """Base of every error ringfinder raises on purpose."""
@@ -81,8 +83,6 @@ def out_of_resources(exc: BaseException) -> OutOfResources | None:
     DuckDB's own memory limit and the process running out of memory (``MemoryError``,
     Arrow's included). Only the cause is named: the library's message may quote data.
     """
-    import errno
-
     text = str(exc).lower()
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return OutOfResources(_DISK)

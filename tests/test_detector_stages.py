@@ -90,9 +90,9 @@ def test_fake_invoice_on_given_rows_equals_run(engine: EmbeddedEngine) -> None:
     want = fake_invoice.run(engine, p)
     assert want
     reim, inv = cypher_like_rows(engine)
-    same(fake_invoice.run_on_frames(p, *fake_invoice.frames_from_rows(reim, inv, p), True), want)
-    # the frames themselves: same values and types as the workspace's
     have_r, have_i = fake_invoice.frames_from_rows(reim, inv, p)
+    same(fake_invoice.run_on_frames(p, have_r, have_i, True), want)
+    # the frames themselves: same values and types as the workspace's
     want_r = fake_invoice._reimbursements(engine)
     want_i = fake_invoice._invoices(engine, p, True)
     pd.testing.assert_frame_equal(

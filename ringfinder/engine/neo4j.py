@@ -146,6 +146,9 @@ class Neo4jEngine(Engine):
         """
         report = self.local.load(data_dir, options, progress)
         if self.reuse_graph:
+            # a graph imported by an older version may lack an index a query now relies on
+            apply_schema(self.driver, self.database)
+            self.driver.execute_query("CALL db.awaitIndexes(600)", database_=self.database)
             self._check_reusable()
             return report
 
@@ -177,9 +180,6 @@ class Neo4jEngine(Engine):
     def _check_reusable(self) -> None:
         """Refuse to analyse a graph whose counts differ from the workspace's."""
         t0 = time.perf_counter()
-        # a graph imported by an older version may lack an index a query now relies on
-        apply_schema(self.driver, self.database)
-        self.driver.execute_query("CALL db.awaitIndexes(600)", database_=self.database)
         want, have = expected_counts(self.con), actual_counts(self.driver, self.database)
         differ = [
             f"{name} {have[i].get(name, 0):,} (workspace {n:,})"
