@@ -260,8 +260,40 @@ class SizeRun:
         }
         if runs[-1]["ok"]:  # the leads of the last run are on disk (each run gives the same)
             self.out["quality"] = quality(out_dir / "leads.jsonl", self.city / "truth.json")
+            self.rerun(out_dir)
         if not self.args.keep and not (self.args.neo4j and self.args.neo4j_load == "import"):
             rmtree(out_dir / "workspace")  # else imported into Neo4j, removed in cleanup
+
+    def rerun(self, first: Path) -> None:
+        """``ringfinder run`` again on the same files and workspace, as an investigator
+        exploring does: the load is not read again; the leads must be the same."""
+        out_dir = self.dir / "rerun"
+        rmtree(out_dir)
+        self.say("ringfinder run again (files unchanged) ...")
+        m = self.measure(
+            "rerun_unchanged",
+            [
+                *ringfinder_cmd(),
+                "run",
+                str(self.city),
+                "--out",
+                str(out_dir),
+                "--workspace",
+                str(first / "workspace"),
+                "--lang",
+                "en",
+            ],
+            timeout=self.args.stage_timeout,
+        )
+        record = read_json(out_dir / "run.json") or {}
+        m["load_reused"] = record.get("load_reused") is not None
+        m["timings"] = record.get("timings")
+        same = (out_dir / "leads.jsonl").is_file() and (out_dir / "leads.jsonl").read_bytes() == (
+            first / "leads.jsonl"
+        ).read_bytes()
+        m["same_leads"] = same
+        self.out["rerun_unchanged"] = m
+        rmtree(out_dir)
 
     def rates(self, m: dict[str, Any]) -> None:
         claims = self.out.get("claims")
@@ -858,6 +890,15 @@ def table_md(report: dict[str, Any]) -> str:
                 f"schemes found (recall {q['recall']:.2f}); {q['leads']} leads, precision at "
                 f"{q['k']} {q['precision_at_k']:.2f}; {len(q['lookalikes_in_top_k'])} of "
                 f"{q['lookalikes_planted']} honest look-alikes in the top {q['k']}"
+            )
+    for s in sizes:
+        r = s.get("rerun_unchanged")
+        if r and r.get("ok"):
+            lines.append(
+                f"- rerun at {s['persons']:,} persons, files unchanged: {r['wall_s']:.1f} s "
+                f"wall, {r['peak_rss_gb']:.2f} GB peak; load "
+                + ("reused" if r["load_reused"] else "READ AGAIN")
+                + ("; the same leads" if r["same_leads"] else "; OTHER LEADS")
             )
     for s in sizes:
         ratios = side_by_side(s.get("comparisons") or {})

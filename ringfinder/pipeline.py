@@ -231,6 +231,11 @@ def run_record(result: RunResult) -> dict[str, object]:
             for t in (result.load.tables if result.load else [])
         ],
         "missing_optional": result.load.missing_optional if result.load else [],
+        "load_reused": (
+            {"load_id": result.load.reused_load, "finished_at": result.load.reused_at}
+            if result.load and result.load.reused_load is not None
+            else None
+        ),
         "detectors": [
             {
                 "name": d.name,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ringfinder import i18n
 
 if TYPE_CHECKING:
+    from ringfinder.load import LoadReport
     from ringfinder.pipeline import RunResult
 
 MESSAGES = {
@@ -15,6 +16,12 @@ MESSAGES = {
     "summary.load_header": {
         "zh": "| 表 | 读取 | 加载 | 拒绝 |",
         "en": "| table | read | loaded | rejected |",
+    },
+    "summary.reused": {
+        "zh": "输入文件自本工作区第 {load_id} 次加载（{at}）以来未变，未重新读取，"
+        "沿用该次加载的数据和统计（--reload 可重新读取）。",
+        "en": "The files are unchanged since load {load_id} of this workspace ({at}): not "
+        "read again; that load's rows and figures stand (--reload reads them again).",
     },
     "summary.missing": {
         "zh": "缺少可选表：{tables}",
@@ -67,6 +74,12 @@ MESSAGES = {
 }
 i18n.register(MESSAGES)
 
+
+def reused_line(report: LoadReport, lang: str) -> str:
+    """The sentence saying a load was not read again (its inputs were unchanged)."""
+    return i18n.text("summary.reused", lang, load_id=report.reused_load, at=report.reused_at)
+
+
 #: How many leads the summary describes in full.
 SUMMARY_TOP = 50
 
@@ -80,6 +93,8 @@ def render_summary(result: RunResult, lang: str) -> str:
         lines.append("|---|---:|---:|---:|")
         for tr in result.load.tables:
             lines.append(f"| {tr.table} | {tr.read:,} | {tr.loaded:,} | {tr.rejected:,} |")
+        if result.load.reused_load is not None:
+            lines += ["", reused_line(result.load, lang)]
         if result.load.missing_optional:
             lines += ["", t("summary.missing", lang, tables=result.load.missing_optional)]
         lines.append("")

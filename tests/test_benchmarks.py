@@ -88,6 +88,17 @@ def test_every_stage_of_every_size(report: dict) -> None:
         assert size["stage_sum"]["wall_s"] > 0
 
 
+def test_a_rerun_on_unchanged_files_reuses_the_load(report: dict) -> None:
+    from benchmarks.run import table_md
+
+    for size in report["sizes"]:
+        r = size["rerun_unchanged"]
+        assert r["ok"] and r["load_reused"] and r["same_leads"]
+        assert "load" in r["timings"] and "communities" in r["timings"]
+        assert f"- rerun at {size['persons']:,} persons, files unchanged:" in table_md(report)
+        assert "load reused; the same leads" in table_md(report)
+
+
 def test_the_leads_are_scored_against_the_planted_schemes(report: dict, tmp_path: Path) -> None:
     from benchmarks.run import quality, table_md
 

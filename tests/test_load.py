@@ -390,7 +390,7 @@ def test_the_load_caps_duckdb_memory_and_restores_it(con, tmp_path, monkeypatch)
     assert seen == [LOAD_MEMORY_BYTES]
     assert limit() == 20 << 30
     con.execute("SET memory_limit = '1GiB'")  # a lower limit is kept
-    load(con, folder, tmp_path)
+    load(con, folder, tmp_path, reload=True)
     assert seen[-1] == 1 << 30 and limit() == 1 << 30
 
 
@@ -652,7 +652,8 @@ def test_loading_twice_changes_nothing(tmp_path):
     with EmbeddedEngine(tmp_path / "ws") as eng:
         first = load_folder(eng.con, folder)
         before = dump(eng.con)
-        second = load_folder(eng.con, folder)
+        second = load_folder(eng.con, folder, LoadOptions(reload=True))  # read it again
+        assert second.reused_load is None
         assert dump(eng.con) == before
     assert [t.inserted for t in second.tables] == [0] * 5
     assert [t.updated for t in second.tables] == [0] * 5

@@ -21,7 +21,9 @@ from rich.table import Table
 
 from ringfinder.cli.console import err, out
 from ringfinder.errors import StrictModeFailure
+from ringfinder.i18n import default_lang
 from ringfinder.load import LoadOptions, LoadReport, ProgressCallback
+from ringfinder.load.api import report_dict as as_dict
 
 #: ``--memory`` of ``load`` and ``run``
 MemoryOption = Annotated[
@@ -30,6 +32,16 @@ MemoryOption = Annotated[
         "--memory",
         help="DuckDB memory limit, e.g. 6GB (default: RINGFINDER_MEMORY, else a quarter "
         "of the RAM); beyond it DuckDB spills to the workspace's temporary folder.",
+    ),
+]
+
+#: ``--reload`` of ``load`` and ``run``
+ReloadOption = Annotated[
+    bool,
+    typer.Option(
+        "--reload",
+        help="Read the files even when they are unchanged since the workspace's last load "
+        "(otherwise that load's rows and report are reused).",
     ),
 ]
 
@@ -77,6 +89,7 @@ def load(
         ),
     ] = False,
     memory: MemoryOption = None,
+    reload: ReloadOption = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the load report as JSON on stdout.")
     ] = False,
@@ -90,7 +103,11 @@ def load(
     from ringfinder.load import load_folder
 
     options = LoadOptions(
-        encoding=encoding, mapping=mapping, strict=strict, pseudonymise=not no_pseudonymise
+        encoding=encoding,
+        mapping=mapping,
+        strict=strict,
+        pseudonymise=not no_pseudonymise,
+        reload=reload,
     )
     try:
         engine = EmbeddedEngine(workspace, memory_limit=memory)
@@ -108,6 +125,11 @@ def load(
         render_warnings(report)
         return
     render_load_report(report, console=out)
+    if report.reused_load is not None:
+        from ringfinder.summary import reused_line
+
+        err.print(reused_line(report, default_lang()))
+        return
     err.print(
         f"loaded into {workspace} in {report.seconds:.1f} s"
         + (f"; rejected rows in {report.quarantine_dir}" if report.rejected else "")
@@ -142,33 +164,7 @@ def progress_callback(progress: Progress) -> ProgressCallback:
 
 def report_dict(report: LoadReport) -> dict[str, object]:
     """The report as plain JSON-able data (no personal data is ever in it)."""
-    return {
-        "load_id": report.load_id,
-        "mapping": report.mapping,
-        "strict": report.strict,
-        "seconds": round(report.seconds, 3),
-        "quarantine_dir": str(report.quarantine_dir) if report.quarantine_dir else None,
-        "missing_optional": report.missing_optional,
-        "warnings": report.warnings,
-        "tables": [
-            {
-                "table": t.table,
-                "source": t.source,
-                "read": t.read,
-                "loaded": t.loaded,
-                "rejected": t.rejected,
-                "inserted": t.inserted,
-                "updated": t.updated,
-                "unchanged": t.unchanged,
-                "removed": t.removed,
-                "reasons": t.reasons,
-                "examples": t.examples,
-                "quarantine": str(t.quarantine) if t.quarantine else None,
-                "encoding": t.encoding,
-            }
-            for t in report.tables
-        ],
-    }
+    return {**as_dict(report), "seconds": round(report.seconds, 3)}
 
 
 def render_warnings(report: LoadReport, console: Console | None = None) -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ringfinder import i18n
 from ringfinder.cli.console import err, out
-from ringfinder.cli.load_cmd import MemoryOption
+from ringfinder.cli.load_cmd import MemoryOption, ReloadOption
 from ringfinder.errors import ConfigError
 from ringfinder.load import LoadOptions
 from ringfinder.pipeline import MIN_SCORE, DetectorRun, RunCallbacks, RunResult, run_job
@@ -61,6 +61,7 @@ def run(
         ),
     ] = MIN_SCORE,
     memory: MemoryOption = None,
+    reload: ReloadOption = False,
     push_neo4j: Annotated[
         bool,
         typer.Option(
@@ -93,7 +94,7 @@ def run(
     if not data_dir.is_dir():
         raise ConfigError(f"{data_dir}: not a folder")
     ws = workspace or out_dir / "workspace"
-    options = LoadOptions(encoding=encoding, mapping=mapping, strict=strict)
+    options = LoadOptions(encoding=encoding, mapping=mapping, strict=strict, reload=reload)
     with _progress() as progress:
         tasks: dict[str, int] = {}
 
@@ -140,6 +141,10 @@ def run(
                 driver.close()
     if result.load is not None:
         render_load_report(result.load)
+        if result.load.reused_load is not None:
+            from ringfinder.summary import reused_line
+
+            err.print(reused_line(result.load, lang))
     _render_detectors(result)
     _render_leads(result, lang, top)
     if result.leads and result.rule_coverage is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -19,6 +21,7 @@ class LoadOptions:
     strict: bool = False  # any rejected row is an error (StrictModeFailure)
     pseudonymise: bool = True
     quarantine_dir: Path | None = None  # default: <workspace>/quarantine
+    reload: bool = False  # read the files even when unchanged since the last load
 
 
 @dataclass
@@ -55,6 +58,9 @@ class LoadReport:
     mapping: str | None = None
     strict: bool = False
     seconds: float = 0.0
+    # inputs unchanged since this load of the workspace: nothing was read, its report
+    reused_load: int | None = None
+    reused_at: str | None = None  # when that load finished
 
     def table(self, name: str) -> TableReport | None:
         return next((t for t in self.tables if t.table == name), None)
@@ -62,6 +68,29 @@ class LoadReport:
     @property
     def rejected(self) -> int:
         return sum(t.rejected for t in self.tables)
+
+
+def report_dict(report: LoadReport) -> dict[str, Any]:
+    """The report as plain JSON-able data (paths as text; no personal data is in it)."""
+    d = asdict(report)
+    d["quarantine_dir"] = str(report.quarantine_dir) if report.quarantine_dir else None
+    for t in d["tables"]:
+        t["quarantine"] = str(t["quarantine"]) if t["quarantine"] else None
+    return d
+
+
+def report_json(report: LoadReport) -> str:
+    return json.dumps(report_dict(report), ensure_ascii=False, sort_keys=True)
+
+
+def report_from_json(text: str) -> LoadReport:
+    d = json.loads(text)
+    tables = [
+        TableReport(**{**t, "quarantine": Path(t["quarantine"]) if t["quarantine"] else None})
+        for t in d.pop("tables")
+    ]
+    qdir = d.pop("quarantine_dir")
+    return LoadReport(tables=tables, quarantine_dir=Path(qdir) if qdir else None, **d)
 
 
 def load_folder(
@@ -78,7 +107,10 @@ def load_folder(
     rows to ``<quarantine_dir>/<table>.csv`` and upserts the good rows by key, all
     tables in one transaction. Raises InputError (missing required table or column,
     unreadable file), EncodingMismatch, MappingError, ConfigError (key problems) and,
-    in strict mode, StrictModeFailure before anything is written.
+    in strict mode, StrictModeFailure before anything is written. When the inputs are
+    unchanged since the workspace's last load (:mod:`ringfinder.load.unchanged`) nothing
+    is read and that load's report comes back (``reused_load``), unless
+    ``options.reload``.
     """
     from ringfinder.load.loader import run_load
 

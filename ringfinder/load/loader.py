@@ -3,7 +3,9 @@
 1. **Plan**: for each table in ``LOAD_ORDER`` find its source: a mapping alternative
    (files, or distinct rows derived from another table's source) or the canonical
    ``<table>.csv`` / ``<table>.parquet``. A missing required table fails here,
-   before anything is read.
+   before anything is read. When the planned files and the options are those of the
+   workspace's last load and the workspace is as it left it, that load's report is
+   returned and nothing is read (:mod:`ringfinder.load.unchanged`; ``reload`` reads).
 2. **Check headers** of every file (first bytes only): a missing required column
    fails before any row is read.
 3. For each table in load order: **stage** its source files when first needed, as
@@ -79,6 +81,7 @@ from ringfinder.load.store import (
     upsert,
     write_quarantine,
 )
+from ringfinder.load.unchanged import inputs_of, remember, unchanged_load
 from ringfinder.load.validate import check_table_sql, duplicates_sql, occurrences_sql
 from ringfinder.schema import LOAD_ORDER, TABLES
 
@@ -139,6 +142,20 @@ def run_load(
         else Path(tempfile.mkdtemp(prefix="ringfinder-quarantine-"))
     )
     report.quarantine_dir = qdir
+    inputs = inputs_of(
+        ((p.table, f) for p in plans.values() for f in p.files),
+        options,
+        encoding=encoding,
+        mapping=mapping,
+        pseud=pseud,
+        quarantine_dir=qdir,
+    )
+    if not options.reload:
+        prior = unchanged_load(con, inputs, qdir)
+        if prior is not None:
+            prior.seconds = time.perf_counter() - t0
+            log.info("inputs unchanged since load %s: not read again", prior.reused_load)
+            return prior
     tmp_root = workspace / ".tmp" if workspace else None
     if tmp_root:
         tmp_root.mkdir(parents=True, exist_ok=True)
@@ -166,7 +183,7 @@ def run_load(
             exc.report = report  # type: ignore[attr-defined]
             raise exc
         with _timed("write"):
-            _write_all(con, plans, data_dir, options, mapping, pseud, started, report)
+            _write_all(con, data_dir, options, pseud, started, report, inputs)
     finally:
         _cleanup(con, plans)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -626,13 +643,12 @@ def _release(con: duckdb.DuckDBPyConnection, plans: dict[str, Plan], done: set[s
 
 def _write_all(
     con: duckdb.DuckDBPyConnection,
-    plans: dict[str, Plan],
     data_dir: Path,
     options: LoadOptions,
-    mapping: Mapping | None,
     pseud: Pseudonymiser | None,
     started: datetime,
     report: LoadReport,
+    inputs: str,
 ) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
@@ -660,6 +676,8 @@ def _write_all(
                 for t in report.tables
             },
         )
+        assert report.quarantine_dir is not None
+        remember(con, inputs, report, report.quarantine_dir)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
