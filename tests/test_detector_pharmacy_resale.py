@@ -166,3 +166,25 @@ def test_batches_of_the_same_cards_need_corroboration() -> None:
     town, cards = _batch_town(linked=False)
     same = [f for f in run(town.engine(), Params()) if f.cards & cards]
     assert same and all(f.strength < 0.5 for f in same)
+
+
+def test_the_level_of_an_over_cell_does_not_depend_on_row_order() -> None:
+    """Five cards over 3× and over 6× the dose, where other pharmacies have none: both
+    levels expect the floored share, so their surprise is equal; the higher level is
+    named however DuckDB happened to order its groups (it did differ between two runs
+    of the same 3M city)."""
+    from ringfinder.detectors.pharmacy_resale import _best_levels
+
+    rows = [("R", "D1", j, 20, 5 if j < 2 else 0) for j in range(4)]
+    rows += [(f"H{i:02d}", "D1", j, 20, 0) for i in range(29) for j in range(4)]
+    cells = pd.DataFrame(rows, columns=["ph", "drug", "j", "buyers", "over"])
+    p = Params()
+    seen = []
+    for seed in range(8):
+        shuffled = cells.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        best = _best_levels(shuffled, p, tests=30)
+        seen.append(best.to_dict("records"))
+    assert all(s == seen[0] for s in seen)
+    (cell,) = seen[0]
+    assert cell["ph"] == "R" and cell["over"] == 5
+    assert cell["level"] == p.over_factor * 2  # 6×, the higher of the two equal levels

@@ -126,10 +126,7 @@ def load(
         return
     render_load_report(report, console=out)
     if report.reused_load is not None:
-        from ringfinder.summary import reused_line
-
-        err.print(reused_line(report, default_lang()))
-        return
+        return  # render_load_report said so
     err.print(
         f"loaded into {workspace} in {report.seconds:.1f} s"
         + (f"; rejected rows in {report.quarantine_dir}" if report.rejected else "")
@@ -173,8 +170,11 @@ def render_warnings(report: LoadReport, console: Console | None = None) -> None:
         console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
 
 
-def render_load_report(report: LoadReport, *, console: Console | None = None) -> None:
-    """Print the per-table table: read / loaded / rejected / quarantine and top reasons.
+def render_load_report(
+    report: LoadReport, *, console: Console | None = None, lang: str | None = None
+) -> None:
+    """Print the per-table table: read / loaded / rejected / quarantine and top reasons;
+    for a load not read again (unchanged files), the sentence saying so on stderr.
 
     Used by ``load`` (on stdout) and by ``run`` and ``neo4j load`` (default: stderr).
     """
@@ -213,3 +213,7 @@ def render_load_report(report: LoadReport, *, console: Console | None = None) ->
             for ex in t.examples:
                 console.print(f"  {escape(ex)}", highlight=False)
     render_warnings(report, err)
+    if report.reused_load is not None:
+        from ringfinder.summary import reused_line
+
+        err.print(reused_line(report, lang or default_lang()), highlight=False)

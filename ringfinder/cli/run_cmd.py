@@ -140,11 +140,7 @@ def run(
             if driver is not None:
                 driver.close()
     if result.load is not None:
-        render_load_report(result.load)
-        if result.load.reused_load is not None:
-            from ringfinder.summary import reused_line
-
-            err.print(reused_line(result.load, lang))
+        render_load_report(result.load, lang=lang)
     _render_detectors(result)
     _render_leads(result, lang, top)
     if result.leads and result.rule_coverage is not None:

@@ -267,6 +267,16 @@ def _over_cells(engine: EmbeddedEngine, p: Params, tests: int) -> pd.DataFrame:
         """,
         {"levels": p.over_levels, "factor": p.over_factor},
     ).df()
+    return _best_levels(cells, p, tests)
+
+
+def _best_levels(cells: pd.DataFrame, p: Params, tests: int) -> pd.DataFrame:
+    """Each candidate cell at its most surprising level (``cells``: ph, drug, j, buyers,
+    over, in any order). Equally surprising levels (rates floored at ``min_rate`` give
+    the same expectation at every level) go to the highest: the same cards, the stronger
+    statement, whatever order the rows came in."""
+    cells = cells.sort_values(["ph", "drug", "j"], ascending=[True, True, False])
+    cells = cells.reset_index(drop=True)
     drug = cells.groupby(["drug", "j"])[["buyers", "over"]].sum()
     overall = drug.groupby("j")["over"].sum() / drug.groupby("j")["buyers"].sum()
     cand = cells[cells["over"] >= p.min_cards].copy()
