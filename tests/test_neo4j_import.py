@@ -194,6 +194,8 @@ def test_run_reuses_the_imported_graph_with_the_embedded_leads(
     assert neo.returncode == 0, neo.stderr[-2000:]
 
     run = json.loads((tmp_path / "neo" / "run.json").read_text(encoding="utf-8"))
+    # the files are those `neo4j import CITY` loaded into this workspace: not read again
+    assert run["load_reused"] is not None and run["load_reused"]["load_id"] == 1
     write = run["engine_info"]["write"]
     assert write["reused"] is True and write["rows"] == 0  # nothing written over Bolt
 

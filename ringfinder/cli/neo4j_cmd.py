@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ringfinder.cli.console import err, out
+from ringfinder.cli.load_cmd import ReloadOption
 from ringfinder.errors import ConfigError
 
 app = typer.Typer(
@@ -76,6 +77,7 @@ def load(
     restart: Annotated[
         bool, typer.Option(help="Ignore an interrupted load's position and start over.")
     ] = False,
+    reload: ReloadOption = False,
 ) -> None:
     """Validate DATA_DIR into the workspace, then write the graph into Neo4j (idempotent)."""
     from ringfinder.cli.load_cmd import render_load_report
@@ -88,7 +90,9 @@ def load(
     try:
         with neo4j_errors(uri or "the configured URI"), EmbeddedEngine(workspace) as engine:
             report = load_folder(
-                engine.con, data_dir, LoadOptions(encoding=encoding, mapping=mapping)
+                engine.con,
+                data_dir,
+                LoadOptions(encoding=encoding, mapping=mapping, reload=reload),
             )
             render_load_report(report)
             writer = GraphWriter(
@@ -158,6 +162,7 @@ def bulk_import(
     report: Annotated[
         Path | None, typer.Option(help="Also write the phase timings and counts as JSON here.")
     ] = None,
+    reload: ReloadOption = False,
 ) -> None:
     """Bulk-import the workspace graph into a stopped local Neo4j (neo4j-admin import full).
 
@@ -175,7 +180,11 @@ def bulk_import(
     with EmbeddedEngine(workspace, memory_limit=duckdb_memory) as engine:
         if data_dir is not None:
             render_load_report(
-                load_folder(engine.con, data_dir, LoadOptions(encoding=encoding, mapping=mapping))
+                load_folder(
+                    engine.con,
+                    data_dir,
+                    LoadOptions(encoding=encoding, mapping=mapping, reload=reload),
+                )
             )
 
         def step(phase: str, detail: str) -> None:
