@@ -43,7 +43,16 @@ INPUTS_DDL = """CREATE TABLE IF NOT EXISTS _load_inputs (
     load_id BIGINT, inputs VARCHAR, workspace VARCHAR, report VARCHAR)"""
 
 #: the modules whose code decides what a load stores (their hash is part of the inputs)
-_LOADER_MODULES = ("encoding", "loader", "mapping", "pseudonym", "reader", "store", "validate")
+_LOADER_MODULES = (
+    "api",
+    "encoding",
+    "loader",
+    "mapping",
+    "pseudonym",
+    "reader",
+    "store",
+    "validate",
+)
 
 
 def _loader_hash() -> str:
@@ -131,7 +140,10 @@ def unchanged_load(
     if workspace != _workspace_state(con, quarantine_dir):
         log.info("load %s: the workspace changed since, the files are read again", load_id)
         return None
-    out = report_from_json(report)
+    try:
+        out = report_from_json(report)
+    except (TypeError, ValueError, KeyError):  # a report another version wrote: read again
+        return None
     out.reused_load, out.reused_at = int(load_id), finished.isoformat(" ", "seconds")
     return out
 
