@@ -209,6 +209,20 @@ class SizeRun:
         return counts
 
     # 2. end to end
+    def run_cmd(self, out_dir: Path, workspace: Path) -> list[str]:
+        """``ringfinder run`` of this size's city into ``out_dir`` with ``workspace``."""
+        return [
+            *ringfinder_cmd(),
+            "run",
+            str(self.city),
+            "--out",
+            str(out_dir),
+            "--workspace",
+            str(workspace),
+            "--lang",
+            "en",
+        ]
+
     def end_to_end(self) -> None:
         """``ringfinder run`` end to end, ``--repeat`` times: the fastest is the headline
         (the machine is shared; every run is kept under ``repeats``)."""
@@ -219,17 +233,7 @@ class SizeRun:
             self.say("ringfinder run (end to end) ...")
             m = self.measure(
                 "end_to_end" + (f"-{i + 1}" if i else ""),
-                [
-                    *ringfinder_cmd(),
-                    "run",
-                    str(self.city),
-                    "--out",
-                    str(out_dir),
-                    "--workspace",
-                    str(out_dir / "workspace"),
-                    "--lang",
-                    "en",
-                ],
+                self.run_cmd(out_dir, out_dir / "workspace"),
                 timeout=self.args.stage_timeout,
             )
             record = read_json(out_dir / "run.json") or {}
@@ -272,26 +276,14 @@ class SizeRun:
         self.say("ringfinder run again (files unchanged) ...")
         m = self.measure(
             "rerun_unchanged",
-            [
-                *ringfinder_cmd(),
-                "run",
-                str(self.city),
-                "--out",
-                str(out_dir),
-                "--workspace",
-                str(first / "workspace"),
-                "--lang",
-                "en",
-            ],
+            self.run_cmd(out_dir, first / "workspace"),
             timeout=self.args.stage_timeout,
         )
         record = read_json(out_dir / "run.json") or {}
         m["load_reused"] = record.get("load_reused") is not None
         m["timings"] = record.get("timings")
-        same = (out_dir / "leads.jsonl").is_file() and (out_dir / "leads.jsonl").read_bytes() == (
-            first / "leads.jsonl"
-        ).read_bytes()
-        m["same_leads"] = same
+        leads, before = out_dir / "leads.jsonl", first / "leads.jsonl"
+        m["same_leads"] = leads.is_file() and leads.read_bytes() == before.read_bytes()
         self.out["rerun_unchanged"] = m
         rmtree(out_dir)
 
