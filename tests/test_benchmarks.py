@@ -293,3 +293,32 @@ def test_the_neo4j_section_from_a_bulk_import(tmp_path: Path) -> None:
     # the workspaces and the imported home are removed without --keep
     assert not (tmp_path / "p2000" / "e2e" / "workspace").exists()
     assert not (tmp_path / "p2000" / "neo4j-import-home").exists()
+
+
+def test_text_keys_against_integer_keys(small_city: Path, tmp_path: Path) -> None:
+    """The keys study runs on a loaded workspace; both shapes of each query agree."""
+    import subprocess
+
+    from ringfinder.engine.embedded import EmbeddedEngine
+    from ringfinder.load import load_folder
+
+    ws = tmp_path / "ws"
+    eng = EmbeddedEngine(ws)
+    load_folder(eng.con, small_city)
+    (claims,) = eng.con.execute("SELECT count(*) FROM claims").fetchone() or (0,)
+    eng.close()
+    out = tmp_path / "keys.json"
+    cmd = [sys.executable, "-m", "benchmarks.keys", "--workspace", str(ws), "--result", str(out)]
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    keys = json.loads(out.read_text(encoding="utf-8"))
+    assert keys["status"] == "ok"
+    assert keys["rows"]["claims"] == claims > 0
+    for pair in ("references", "write"):
+        assert keys[pair]["text_s"] > 0 and keys[pair]["int_s"] > 0, pair
+    assert set(keys["queries"]) == {"purchases", "co_admission", "per_person_month"}
+    for name, q in keys["queries"].items():
+        assert q["same_rows"], name  # the integer-key query counts what the text one does
+        assert q["saved_s"] == pytest.approx(q["text_s"] - q["int_s"], abs=1e-3)
+    assert keys["queries"]["purchases"]["rows"] > 0  # the pharmacy trade was compared
+    assert keys["row_hash"]["sha256_s"] > 0 and keys["row_hash"]["md5_s"] > 0
