@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import duckdb
+
 
 def one(result: Any) -> tuple[Any, ...] | None:
     """The first row of a DuckDB result (None if it has none), the result read to its end.
@@ -18,3 +20,16 @@ def one(result: Any) -> tuple[Any, ...] | None:
     """
     rows = result.fetchall()
     return rows[0] if rows else None
+
+
+def unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """``con.unregister(name)`` in a ``finally``: quiet when the transaction is aborted.
+
+    A load runs in one transaction; when a statement fails in it, DuckDB refuses every
+    later one (the unregister too) until the rollback, which drops the view registered
+    in it. The error to report is the one that aborted the transaction.
+    """
+    try:
+        con.unregister(name)
+    except duckdb.TransactionException:
+        pass

@@ -46,7 +46,7 @@ import ringfinder.load.loader as loader
 def full(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device", "/ws/.tmp/secret-file-name")
 
-loader._write_all = full
+loader._write_table = full
 from ringfinder.cli.main import main
 sys.argv = ["ringfinder", *sys.argv[1:]]
 main()

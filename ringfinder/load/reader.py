@@ -48,6 +48,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ringfinder.duck import unregister
 from ringfinder.errors import InputError
 from ringfinder.load.encoding import SNIFF_BYTES, UTF8_BOM, Prepared, prepare, sniff
 
@@ -264,7 +265,7 @@ def _ingest(
             raise caught[0] from None
         raise
     finally:
-        con.unregister(view)
+        unregister(con, view)
     staged.in_duckdb = True
 
 
@@ -1006,7 +1007,7 @@ def _line_fix(
     try:
         yield
     finally:
-        con.unregister("_rf_line_fix")
+        unregister(con, "_rf_line_fix")
 
 
 def _fix_lines_duckdb(
