@@ -713,6 +713,42 @@ def test_strict_mode_validates_everything_and_writes_nothing(con, tmp_path):
     assert con.execute("SELECT count(*) FROM claims").fetchall() == [(2,)]
 
 
+def test_a_failure_after_some_tables_were_written_rolls_the_whole_load_back(
+    con, tmp_path, monkeypatch
+):
+    """Tables are written one by one inside the load's transaction: a failure writing
+    claims leaves the persons and cards of the same load unwritten, and the workspace
+    as the previous load left it."""
+    from ringfinder.load import loader
+
+    load(con, write_folder(tmp_path / "first", BASE), tmp_path)
+    before = dump(con)
+    loads = con.execute("SELECT count(*) FROM _loads").fetchall()
+    grown = {
+        **BASE,
+        "persons": BASE["persons"] + "P3,王五,,M,1960-02-02,,,110105,resident,,,\n",
+        "cards": BASE["cards"] + "K3,P3,active\n",
+    }
+    written: list[str] = []
+    write_table = loader._write_table
+
+    def fail_on_claims(con_, tr, pseud):  # type: ignore[no-untyped-def]
+        if tr.table == "claims":
+            raise OSError(28, "No space left on device")
+        write_table(con_, tr, pseud)
+        written.append(tr.table)
+
+    monkeypatch.setattr(loader, "_write_table", fail_on_claims)
+    with pytest.raises(OSError):
+        load(con, write_folder(tmp_path / "second", grown), tmp_path, reload=True)
+    assert written[:2] == ["persons", "cards"]  # written before the failure ...
+    assert dump(con) == before  # ... and rolled back with it
+    assert con.execute("SELECT count(*) FROM _loads").fetchall() == loads
+    monkeypatch.setattr(loader, "_write_table", write_table)
+    load(con, write_folder(tmp_path / "second", grown), tmp_path)  # the same folder loads
+    assert con.execute("SELECT count(*) FROM persons").fetchall() == [(3,)]
+
+
 # -- privacy ----------------------------------------------------------------------------
 
 RAW_PII = [

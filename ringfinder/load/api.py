@@ -107,10 +107,10 @@ def load_folder(
     rows to ``<quarantine_dir>/<table>.csv`` and upserts the good rows by key, all
     tables in one transaction. Raises InputError (missing required table or column,
     unreadable file), EncodingMismatch, MappingError, ConfigError (key problems) and,
-    in strict mode, StrictModeFailure before anything is written. When the inputs are
-    unchanged since the workspace's last load (:mod:`ringfinder.load.unchanged`) nothing
-    is read and that load's report comes back (``reused_load``), unless
-    ``options.reload``.
+    in strict mode, StrictModeFailure; a load that raises is rolled back whole (nothing
+    of it is written). When the inputs are unchanged since the workspace's last load
+    (:mod:`ringfinder.load.unchanged`) nothing is read and that load's report comes
+    back (``reused_load``), unless ``options.reload``.
     """
     from ringfinder.load.loader import run_load
 
