@@ -226,19 +226,12 @@ def row_hash_sql(table: Table) -> str:
     return f"left(sha256(concat_ws(chr(31), {parts})), 32)"
 
 
-def check_table_sql(
-    table_name: str,
-    txt: str,
-    out: str,
-    loaded_now: set[str],
-    existing: set[str],
-    nul: bool = False,
-) -> str:
+def check_table_sql(table_name: str, txt: str, out: str, nul: bool = False) -> str:
     """CREATE the checked table ``out`` from the text relation ``txt``.
 
-    ``loaded_now``: tables validated earlier in this load (their good rows count as
-    known for references); ``existing``: canonical tables present in the workspace;
-    ``nul``: a source file holds a NUL byte (rows with one in a value are rejected).
+    References are checked against the canonical tables: the workspace's rows and the
+    tables this load has written before (in its transaction). ``nul``: a source file
+    holds a NUL byte (rows with one in a value are rejected).
     """
     table = TABLES[table_name]
     w_cols = ", ".join(f"{qident(c)} AS {qident('_t_' + c)}" for c in table.column_names)
@@ -250,26 +243,19 @@ def check_table_sql(
     whens: list[str] = ["WHEN e._rf_err0 IS NOT NULL THEN e._rf_err0"]
     for col in (c for c in table.columns if c.ref and not c.ref.external_ok):
         assert col.ref is not None
-        parts = []
-        for rt in col.ref.tables:
-            key = qident(TABLES[rt].key[0])
-            if rt in existing:
-                parts.append(f"SELECT {key} AS k FROM main.{qident(rt)}")
-            if rt in loaded_now:
-                parts.append(f"SELECT {key} AS k FROM _rf_chk_{rt} WHERE _rf_err IS NULL")
+        # a semi (mark) join: no DISTINCT over the key set, no row fan-out; a key set
+        # holding NULL gives NULL for a value not in it: coalesce says unknown
+        keyset = " UNION ALL ".join(
+            f"SELECT {qident(TABLES[rt].key[0])} AS k FROM main.{qident(rt)}"
+            for rt in col.ref.tables
+        )
         name = qident(col.name)
         where = " or ".join(col.ref.tables)
         detail = f"'unknown {col.name} ' || {_shown('e.' + name)} || ' (not in {where})'"
-        if parts:
-            # a semi (mark) join: no DISTINCT over the key set, no row fan-out; a key
-            # set holding NULL gives NULL for a value not in it: coalesce says unknown
-            keyset = " UNION ALL ".join(parts)
-            whens.append(
-                f"WHEN e.{name} IS NOT NULL AND NOT coalesce(e.{name} IN ({keyset}), false) "
-                f"THEN {_err('unknown_ref', col.name, detail)}"
-            )
-        else:
-            whens.append(f"WHEN e.{name} IS NOT NULL THEN {_err('unknown_ref', col.name, detail)}")
+        whens.append(
+            f"WHEN e.{name} IS NOT NULL AND NOT coalesce(e.{name} IN ({keyset}), false) "
+            f"THEN {_err('unknown_ref', col.name, detail)}"
+        )
     extra = f", {row_hash_sql(table)} AS _row_hash" if "_row_hash" in table.key else ""
     return f"""
 CREATE OR REPLACE TEMP TABLE {out} AS
